@@ -1,0 +1,250 @@
+"""The command line: parses, calls the library, prints. No business logic lives here.
+
+User errors become one clear line on stderr and an exit code: 2 for configuration problems,
+1 for everything else that went wrong, 0 for success.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .config import load_settings
+from .errors import ConfigurationError, SyncError
+from .redaction import redact
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> None:
+    """Print one line to stderr and exit."""
+    click.echo(f"sync-daemon: {redact(message)}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the daemon's errors into one line and an exit code instead of a traceback."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigurationError as error:
+            fail(str(error), EXIT_CONFIG)
+        except SyncError as error:
+            fail(str(error), EXIT_FAILED)
+        except RuntimeError as error:
+            fail(str(error), EXIT_FAILED)
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, secrets masked."""
+    click.echo(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="SYNC_DAEMON_CONFIG",
+    help="TOML config file (default: $SYNC_DAEMON_CONFIG, then /etc/sync-daemon/config.toml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sync-daemon")
+def main() -> None:
+    """sync-daemon: WooCommerce orders to GoTrack.bd and the other platforms, exactly once."""
+
+
+@main.command()
+@config_option
+@friendly_errors
+def run(config_file: str | None) -> None:
+    """Run the daemon: poll WooCommerce on a schedule and deliver orders until stopped."""
+    from .runner import run as run_daemon
+
+    sys.exit(run_daemon(config_file))
+
+
+@main.command("check-config")
+@config_option
+@friendly_errors
+def check_config(config_file: str | None) -> None:
+    """Validate the configuration offline; lists every problem, exit code 2 when invalid."""
+    from .config import config_path
+    from .service import check_config_permissions
+
+    settings = load_settings(config_file)
+    path = config_path(config_file)
+    if path is not None:
+        warning = check_config_permissions(path)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"configuration OK: {path or 'environment only'}; destinations: {', '.join(settings.enabled_destinations())}"
+        f"; ledger in {settings.resolved_state_dir()}"
+    )
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(min=1))
+@click.option("--destination", "-d", help="Only this destination (default: every enabled one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@config_option
+@friendly_errors
+def resync(order_id: int, destination: str | None, as_json: bool, config_file: str | None) -> None:
+    """Fetch ORDER_ID from WooCommerce now, re-map it and push it, whatever its ledger state."""
+    from . import logs
+    from .runner import build_engine, open_ledger
+
+    settings = load_settings(config_file)
+    logs.configure(settings.log_level, settings.log_format)
+    ledger = open_ledger(settings)
+    import threading
+
+    engine = build_engine(settings, ledger, threading.Event())
+    try:
+        results = engine.resync(order_id, destination)
+    finally:
+        engine.close()
+        ledger.close()
+    if as_json:
+        print_json([vars(result) | {"landed": result.landed} for result in results])
+    else:
+        for result in results:
+            verdict = "landed" if result.landed else result.outcome
+            remote = f" (remote id {result.remote_id})" if result.remote_id else ""
+            click.echo(redact(f"{result.destination}: {verdict}{remote} {result.message}".rstrip()))
+    if not all(result.landed for result in results):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(min=1), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def status(order_id: int | None, as_json: bool, config_file: str | None) -> None:
+    """Show the ledger: counts per destination and state, or one order's full history."""
+    from .runner import open_ledger
+
+    settings = load_settings(config_file, check=False)
+    ledger = open_ledger(settings)
+    try:
+        data = ledger.order_history(order_id) if order_id else ledger.summary()
+    finally:
+        ledger.close()
+    if order_id and data is None:
+        fail(f"order {order_id} is not in the ledger (not seen yet, or outside the sync window)")
+    if as_json:
+        print_json(data)
+    elif order_id:
+        _print_history(data)
+    else:
+        _print_summary(data)
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    from .ledger import STATES
+
+    table = Table(title="Deliveries")
+    table.add_column("destination")
+    for state in STATES:
+        table.add_column(state, justify="right")
+    for destination, counts in sorted(data["counts"].items()):
+        table.add_row(destination, *(str(counts.get(state, 0)) for state in STATES))
+    console.print(table)
+    console.print(f"orders seen: {data['orders_seen']}   cursor: {data['cursor'] or 'not set (first run)'}")
+    result = data["last_poll_result"] or "never"
+    console.print(f"last poll: {data['last_poll_at'] or 'never'} ({result})")
+    if data["last_poll_error"]:
+        console.print(redact(f"last WooCommerce error: {data['last_poll_error']}"))
+    for name, record in sorted(data["destinations"].items()):
+        if record.get("pause_kind"):
+            console.print(redact(f"{name}: PAUSED ({record['pause_kind']}): {record['pause_reason']}"))
+        if record.get("last_error"):
+            console.print(redact(f"{name}: last error at {record['last_error_at']}: {record['last_error']}"))
+
+
+def _print_history(data: dict[str, Any]) -> None:
+    order = data["order"]
+    console.print(
+        f"order {order['order_id']} (#{order['number']}), status {order['status']}, modified {order['modified']} UTC"
+    )
+    table = Table(title="Deliveries")
+    for column in ("destination", "state", "attempts", "remote id", "remote status", "last error / note"):
+        table.add_column(column)
+    for row in data["deliveries"]:
+        text = " / ".join(part for part in (row["last_error"], row["note"]) if part)
+        table.add_row(
+            row["destination"],
+            row["state"],
+            str(row["attempts"]),
+            row["remote_id"] or "",
+            row.get("remote_status") or "",
+            redact(text),
+        )
+    console.print(table)
+    attempts = Table(title="Attempts")
+    for column in ("at", "destination", "operation", "outcome", "http", "message"):
+        attempts.add_column(column)
+    for row in data["attempts"]:
+        attempts.add_row(
+            row["at"],
+            row["destination"],
+            row["operation"] or "",
+            row["outcome"],
+            str(row["http_status"] or ""),
+            redact(row["message"] or ""),
+        )
+    console.print(attempts)
+
+
+@main.command("test-connection")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | None) -> None:
+    """Check WooCommerce and every enabled platform without creating anything."""
+    from .connection import check_all
+
+    settings = load_settings(config_file, check=False)
+    results = check_all(settings, list(names))
+    if as_json:
+        print_json([vars(result) for result in results])
+    else:
+        for result in results:
+            line = f"{result.name:<12} {'OK' if result.ok else 'FAILED'}  {result.message}"
+            if result.hint and not result.ok:
+                line += f" — {result.hint}"
+            click.echo(redact(line))
+    if not all(result.ok for result in results):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--passes", default=3, show_default=True, type=click.IntRange(1, 20), help="How many sync passes.")
+@friendly_errors
+def demo(passes: int) -> None:
+    """Run the real engine against built-in simulators on 127.0.0.1 and print what synced."""
+    from .demo import run_demo
+
+    run_demo(passes=passes, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,314 @@
+"""Settings: one model, one sub-model per platform, every problem reported at once.
+
+Sources, strongest first: environment variables (``SYNC_DAEMON_…``, nested with ``__``,
+e.g. ``SYNC_DAEMON_GOTRACK__API_SECRET``), systemd credentials (a file per secret in
+``$CREDENTIALS_DIRECTORY`` named ``section.field``, e.g. ``gotrack.api_secret``), the TOML
+file, then defaults. The TOML file is ``--config``, else ``$SYNC_DAEMON_CONFIG``, else
+``/etc/sync-daemon/config.toml`` when it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from . import redaction
+from .errors import ConfigurationError
+
+DEFAULT_CONFIG_PATH = Path("/etc/sync-daemon/config.toml")
+ENV_PREFIX = "SYNC_DAEMON_"
+_SECRET_SHAPE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what platforms issue
+
+
+class Section(BaseModel):
+    """Strict base: an unknown key is a typo the merchant must hear about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.0/8, ::1 or localhost (simulators, tests)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(value: str, *, require_https: bool) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query string or fragment")
+    if require_https and parts.scheme != "https" and not is_loopback_url(value):
+        raise ValueError("must use https:// (credentials travel with every request)")
+    return value
+
+
+class WooCommerceSettings(Section):
+    """The shop: where orders come from and where statuses go back."""
+
+    url: str = ""
+    consumer_key: SecretStr = SecretStr("")
+    consumer_secret: SecretStr = SecretStr("")
+    statuses: list[str] = Field(default_factory=lambda: ["processing", "on-hold"], min_length=1)
+    sync_from: datetime | None = None
+    initial_window_days: float = Field(default=7, ge=0)
+    overlap_seconds: int = Field(default=120, ge=1)
+    per_page: int = Field(default=100, ge=1, le=100)
+    timeout_seconds: float = Field(default=20, gt=0, le=300)
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, require_https=False).rstrip("/") if value.strip() else ""
+
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, value: list[str]) -> list[str]:
+        cleaned = [status.strip().removeprefix("wc-") for status in value]
+        for status in cleaned:
+            if not re.fullmatch(r"[a-z0-9_-]+", status):
+                raise ValueError(f"{status!r} is not a WooCommerce order status slug")
+        return cleaned
+
+    def start_point(self, now: datetime) -> datetime:
+        """Where the first run starts reading: ``sync_from`` or now minus the window."""
+        if self.sync_from is not None:
+            return self.sync_from if self.sync_from.tzinfo else self.sync_from.replace(tzinfo=UTC)
+        return now - timedelta(days=self.initial_window_days)
+
+    def problems(self) -> list[str]:
+        """What is missing for the daemon to reach the shop."""
+        found = []
+        if not self.url:
+            found.append("woocommerce.url: required (your shop's address, e.g. https://shop.example.com)")
+        if not self.consumer_key.get_secret_value():
+            found.append("woocommerce.consumer_key: required (WooCommerce → Settings → Advanced → REST API)")
+        if not self.consumer_secret.get_secret_value():
+            found.append("woocommerce.consumer_secret: required")
+        return found
+
+
+class DestinationSettings(Section):
+    """What every destination has: a switch, a timeout and a concurrency bound."""
+
+    enabled: bool = False
+    timeout_seconds: float = Field(default=15, gt=0, le=300)
+    concurrency: int = Field(default=4, ge=1, le=32)
+
+
+class GoTrackSettings(DestinationSettings):
+    """GoTrack.bd: orders pushed with HTTP Basic auth, idempotent by external_order_id."""
+
+    endpoint: str = "https://app.gotrack.bd/api/v1/orders"
+    api_key: SecretStr = SecretStr("")
+    api_secret: SecretStr = SecretStr("")
+    phone_format: Literal["local", "e164", "as_typed"] = "local"
+    cod_fee_pattern: str = r"(?i)\bcod\b|cash on delivery"
+    zero_price_items: Literal["skip", "reject"] = "skip"
+    external_source: str = "woocommerce"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _check_url(value, require_https=True)
+
+    @field_validator("cod_fee_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+        return value
+
+    def problems(self) -> list[str]:
+        """Missing or malformed credentials, when enabled."""
+        if not self.enabled:
+            return []
+        found = []
+        key = self.api_key.get_secret_value()
+        if not key:
+            found.append("gotrack.api_key: required when gotrack is enabled (GoTrack → Settings → API)")
+        elif not key.startswith("fbc_"):
+            found.append("gotrack.api_key: a GoTrack API key starts with 'fbc_'")
+        if not self.api_secret.get_secret_value():
+            found.append("gotrack.api_secret: required when gotrack is enabled")
+        return found
+
+
+class DeliverySettings(Section):
+    """How failed deliveries are retried and when a destination pauses."""
+
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 14400, 28800, 43200], min_length=1
+    )
+    retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    auth_pause_seconds: float = Field(default=3600, ge=1)
+    quota_pause_seconds: float = Field(default=21600, ge=1)
+
+    @field_validator("retry_schedule_seconds")
+    @classmethod
+    def _schedule(cls, value: list[float]) -> list[float]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every delay must be greater than 0")
+        return value
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one daemon (one shop)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    state_dir: Path | None = None
+    poll_interval_seconds: float = Field(default=60, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    gotrack: GoTrackSettings = Field(default_factory=GoTrackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init carries the TOML file's content (see load_settings); env beats credentials beats file.
+        return (env_settings, CredentialsSource(settings_cls), init_settings)
+
+    def resolved_state_dir(self) -> Path:
+        """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else ./state."""
+        if self.state_dir is not None:
+            return self.state_dir
+        state_directory = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return Path(state_directory) if state_directory else Path("state")
+
+    def enabled_destinations(self) -> list[str]:
+        """Names of the platforms switched on, in a stable order."""
+        return [name for name in DESTINATION_SECTIONS if getattr(self, name).enabled]
+
+    def problems(self) -> list[str]:
+        """Every cross-field problem (missing credentials and the like)."""
+        found = self.woocommerce.problems()
+        for name in DESTINATION_SECTIONS:
+            found.extend(getattr(self, name).problems())
+        if not self.enabled_destinations():
+            found.append("no destination is enabled: set enabled = true in at least one platform section")
+        return found
+
+    def secrets(self) -> list[str]:
+        """Every secret value, to register with the redactor."""
+        values = []
+        for section in (self.woocommerce, *(getattr(self, n) for n in DESTINATION_SECTIONS)):
+            for value in section.__dict__.values():
+                if isinstance(value, SecretStr):
+                    values.append(value.get_secret_value())
+        return values
+
+    def fingerprint(self, section: str) -> str:
+        """A hash of one section's settings: tells when a paused destination was reconfigured."""
+        dumped = getattr(self, section).model_dump(mode="json")
+        for key, value in getattr(self, section).__dict__.items():
+            if isinstance(value, SecretStr):
+                dumped[key] = value.get_secret_value()
+        return hashlib.sha256(repr(sorted(dumped.items())).encode()).hexdigest()[:16]
+
+
+# Destination sections in the order they are listed and delivered to.
+DESTINATION_SECTIONS = ("gotrack",)
+
+
+class CredentialsSource(PydanticBaseSettingsSource):
+    """systemd credentials: ``$CREDENTIALS_DIRECTORY/<section>.<field>`` holds one secret."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads the whole directory at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory or not Path(directory).is_dir():
+            return {}
+        values: dict[str, dict[str, str]] = {}
+        for path in sorted(Path(directory).iterdir()):
+            section, dot, field = path.name.partition(".")
+            if not dot or section not in self.settings_cls.model_fields or not path.is_file():
+                continue
+            # A trailing newline is what `echo secret > file` leaves; keep anything else intact
+            # so that test-connection can point out a stray space.
+            values.setdefault(section, {})[field] = path.read_text(encoding="utf-8").rstrip("\r\n")
+        return values
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """Which TOML file to read: --config, $SYNC_DAEMON_CONFIG, else the default if present."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file as a dict; a missing or broken file is a ConfigurationError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file {path} does not exist") from None
+    except PermissionError:
+        raise ConfigurationError(f"config file {path} is not readable by this user") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Settings:
+    """Load and validate settings; raise ConfigurationError listing every problem."""
+    path = config_path(explicit_path)
+    data = read_toml(path) if path else {}
+    try:
+        settings = Settings(**data)
+    except ValidationError as error:
+        raise ConfigurationError(_format_validation_error(error, path)) from None
+    problems = settings.problems() if check else []
+    if problems:
+        where = f" in {path}" if path else ""
+        raise ConfigurationError(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
+    redaction.register(*settings.secrets())
+    return settings
+
+
+def _format_validation_error(error: ValidationError, path: Path | None) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting (a typo? see config.example.toml)"
+        lines.append(f"{location}: {message}")
+    where = f" in {path}" if path else ""
+    return f"invalid configuration{where}:\n  - " + "\n  - ".join(lines)

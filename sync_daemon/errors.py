@@ -1,0 +1,60 @@
+"""The errors every connector raises, and nothing else.
+
+The engine decides what happens to a delivery from the class alone:
+
+- ``RetryableError``: try the same request again later (timeouts, resets, 5xx, 429).
+- ``PermanentError``: this order can never be accepted as it is (validation); reject it
+  until the order changes or a human resyncs it.
+- ``AuthError``: the credentials or the account are wrong; pause the whole destination,
+  do not burn the retries of every order on it.
+- ``QuotaError``: the account is over a limit; pause the destination for a long interval.
+- ``ConfigurationError``: the daemon's own settings are wrong; fix the config.
+
+Messages must be safe to print: connectors never put secrets or whole URLs into them.
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error the daemon raises on purpose."""
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RetryableError(SyncError):
+    """A transient failure: the same request may succeed later."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, retry_after: float | None = None):
+        super().__init__(message, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RetryableError):
+    """The platform asked us to slow down (429); ``retry_after`` is in seconds when known."""
+
+
+class PermanentError(SyncError):
+    """The platform (or our own mapping) can never accept this order as it is."""
+
+
+class UnmappableOrder(PermanentError):
+    """Rejected locally, before any request: the order lacks what the platform requires."""
+
+
+class AuthError(SyncError):
+    """Credentials, origin or account rejected: the destination pauses until config changes."""
+
+
+class QuotaError(SyncError):
+    """An account limit was reached (e.g. a monthly order quota): pause for a long interval."""
+
+
+class ConfigurationError(SyncError):
+    """The daemon's configuration is invalid or incomplete."""

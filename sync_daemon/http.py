@@ -1,0 +1,139 @@
+"""The one place that builds HTTP sessions and turns responses into the error classes.
+
+Every connector sends through ``send`` and checks answers with ``raise_for_status``, so
+timeouts, resets, 5xx and 429 mean the same thing on every platform, and no exception
+text carries a URL's query string or a credential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import AuthError, PermanentError, RateLimitedError, RetryableError
+from .redaction import redact, safe_url
+
+USER_AGENT = f"sync-daemon/{__version__}"
+DEFAULT_TIMEOUT = 15.0
+_DETAIL_LIMIT = 300  # characters of a platform's error body kept in messages and the ledger
+
+
+def build_session(*, headers: dict[str, str] | None = None, auth: Any = None, pool_size: int = 8) -> requests.Session:
+    """A keep-alive session with our User-Agent; no automatic retries (the ledger retries)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    if headers:
+        session.headers.update(headers)
+    session.auth = auth
+    return session
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    **kwargs,
+) -> requests.Response:
+    """Send one request; network failures become ``RetryableError`` with a safe message."""
+    with network_errors(platform, url, timeout):
+        return session.request(method, url, timeout=timeout, **kwargs)
+
+
+@contextlib.contextmanager
+def network_errors(platform: str, url: str, timeout: float) -> Iterator[None]:
+    """Turn requests' exceptions (which quote whole URLs) into ``RetryableError``."""
+    try:
+        yield
+    except requests.exceptions.SSLError as error:
+        raise RetryableError(f"{platform}: TLS error talking to {safe_url(url)}: {_reason(error)}") from None
+    except requests.exceptions.Timeout:
+        raise RetryableError(f"{platform}: no answer from {safe_url(url)} within {timeout:g} s") from None
+    except requests.exceptions.ConnectionError as error:
+        raise RetryableError(f"{platform}: cannot connect to {safe_url(url)}: {_reason(error)}") from None
+    except requests.exceptions.RequestException as error:
+        raise RetryableError(f"{platform}: request to {safe_url(url)} failed: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """A short cause without the URL that requests puts into its messages."""
+    text = str(error)
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.strip("()'\" ")
+    if "Connection reset" in text or "ConnectionResetError" in text:
+        return "connection reset by peer"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text or "NameResolution" in text:
+        return "host name not found (DNS)"
+    if "RemoteDisconnected" in text or "without response" in text:
+        return "connection closed without a response"
+    return redact(text.split(" url: ")[0])[:_DETAIL_LIMIT]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def json_body(response: requests.Response) -> Any:
+    """The decoded JSON body, or None when the body is not JSON."""
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def is_html(response: requests.Response) -> bool:
+    """True when the server answered with an HTML page instead of JSON."""
+    content_type = response.headers.get("Content-Type", "")
+    return "html" in content_type or response.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+def body_excerpt(response: requests.Response) -> str:
+    """The start of a response body, secrets masked, for messages and the ledger."""
+    return redact(" ".join(response.text.split()))[:_DETAIL_LIMIT]
+
+
+def raise_for_status(response: requests.Response, *, platform: str, detail: str | None = None) -> None:
+    """Raise the error class that fits a non-2xx answer; return quietly on 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    detail = detail or body_excerpt(response) or response.reason or ""
+    message = f"{platform}: HTTP {status}: {detail}"
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimitedError(message, http_status=status, retry_after=retry_after)
+    if status >= 500 or status in (408, 409, 425):
+        raise RetryableError(message, http_status=status)
+    if status in (401, 403):
+        raise AuthError(message, http_status=status)
+    if status in (400, 404, 405, 410, 413, 415, 422):
+        raise PermanentError(message, http_status=status)
+    raise RetryableError(message, http_status=status)

@@ -1,0 +1,660 @@
+"""The SQLite ledger: cursor, one row per (order, destination), the retry state machine.
+
+This is the only module that writes SQL. Every change is a transaction; a row is marked
+``sending`` before its request leaves, so after a crash or ``kill -9`` it is sent again and
+the platform's idempotency (or our duplicate check) keeps it to one order.
+
+States of a delivery::
+
+    pending ──send──▶ sending ──201/200──▶ delivered ──order changed (update API)──▶ pending
+       ▲                 │ 5xx/timeout/429 ──▶ retrying ──(schedule exhausted)──▶ dead
+       │                 │ 400/422/unmappable ──▶ rejected
+       └──paused/skipped─┘ (auth, quota, throttle: back to pending, no attempt counted)
+
+A rejected or dead row comes back to ``pending`` when the order changes in WooCommerce or a
+human runs ``resync``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+ACTIVE_STATES = ("pending", "retrying")
+STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead")
+_ATTEMPT_MESSAGE_LIMIT = 2000
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY,
+    number TEXT,
+    modified TEXT NOT NULL,
+    status TEXT,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    order_id INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    state TEXT NOT NULL,
+    operation TEXT NOT NULL DEFAULT 'create',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    last_error TEXT,
+    remote_id TEXT,
+    payload TEXT,
+    payload_hash TEXT,
+    delivered_hash TEXT,
+    note TEXT,
+    order_modified TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at REAL,
+    delivered_at TEXT,
+    remote_status TEXT,
+    remote_status_at TEXT,
+    PRIMARY KEY (order_id, destination)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operation TEXT,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    message TEXT,
+    duration_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS attempts_order ON attempts (order_id, destination);
+CREATE TABLE IF NOT EXISTS destinations (
+    name TEXT PRIMARY KEY,
+    paused_until REAL,
+    pause_kind TEXT,
+    pause_reason TEXT,
+    last_error TEXT,
+    last_error_at TEXT,
+    last_success_at TEXT,
+    fingerprint TEXT
+);
+"""
+
+# Each entry upgrades the schema from version N-1 to N; append, never edit.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+def payload_hash(payload: Any) -> str:
+    """A stable hash of a payload (or a rejection reason): tells a real change from a re-read."""
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:32]
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """One destination's view of one order: a payload, or the reason it cannot be sent."""
+
+    destination: str
+    payload: dict[str, Any] | None
+    rejection: str | None = None
+    note: str | None = None
+    supports_update: bool = True
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """An order read from WooCommerce, already mapped for every enabled destination."""
+
+    order_id: int
+    number: str
+    modified: str
+    status: str
+    mapped: Sequence[Mapped]
+
+
+@dataclass(frozen=True)
+class Due:
+    """A delivery ready to be sent."""
+
+    order_id: int
+    destination: str
+    operation: str
+    attempts: int
+    payload: dict[str, Any]
+    payload_hash: str
+    remote_id: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one send produced; ``kind`` is delivered, retry, rejected, paused or skipped."""
+
+    order_id: int
+    destination: str
+    kind: str
+    operation: str
+    payload_hash: str | None = None
+    remote_id: str | None = None
+    message: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+    duration_ms: int | None = None
+
+
+class Ledger:
+    """The daemon's memory; one per process, used from one thread at a time."""
+
+    def __init__(self, path: Path, *, retry_schedule: Sequence[float] = (5, 300), jitter: float = 0.2):
+        self.path = Path(path)
+        self.retry_schedule = list(retry_schedule)
+        self.jitter = jitter
+        self._lock = threading.RLock()
+        connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self.db = sqlite_utils.Database(connection)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against process crashes in WAL mode; only power loss can undo the last
+        # commits, and then the platforms' idempotency catches the re-send.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    @classmethod
+    def open(cls, directory: Path, **kwargs: Any) -> Ledger:
+        """Open (creating if needed) ``ledger.sqlite3`` in the state directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls(directory / "ledger.sqlite3", **kwargs)
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        with self._lock:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; everything inside commits together or not at all."""
+        with self._lock:
+            connection = self.db.conn
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The schema version stored in the file (0 for a new file)."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"ledger {self.path} has schema version {current}, newer than this sync-daemon "
+                f"({SCHEMA_VERSION}); upgrade sync-daemon or restore a matching backup"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as connection:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version}")
+
+    # -- meta and cursor ------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored value from the meta table."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: str | None) -> None:
+        """Store meta values in one transaction."""
+        with self.transaction() as connection:
+            for key, value in values.items():
+                connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def get_cursor(self) -> datetime | None:
+        """The high-water mark: every order modified before it (minus the overlap) is recorded."""
+        value = self.get_meta("cursor")
+        return datetime.fromisoformat(value) if value else None
+
+    def set_cursor(self, moment: datetime) -> None:
+        """Advance the cursor; it never moves backwards."""
+        current = self.get_cursor()
+        if current is None or moment > current:
+            self.set_meta(cursor=moment.astimezone(UTC).isoformat())
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def known_modified(self, order_ids: Iterable[int]) -> dict[int, str]:
+        """The stored ``date_modified_gmt`` of the given orders, in one query."""
+        ids = list(order_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT order_id, modified FROM orders WHERE order_id IN ({marks})", ids)
+        return dict(rows.fetchall())
+
+    def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
+        """Record a page of orders and their mapped payloads; returns counts of what changed."""
+        counts = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0}
+        stamp = _iso(now)
+        with self.transaction() as connection:
+            for item in items:
+                connection.execute(
+                    "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+                    " number = excluded.number, modified = excluded.modified, status = excluded.status,"
+                    " last_seen_at = excluded.last_seen_at",
+                    [item.order_id, item.number, item.modified, item.status, stamp, stamp],
+                )
+                for mapped in item.mapped:
+                    counts[self._ingest_one(connection, item, mapped, now, stamp)] += 1
+        return counts
+
+    def _ingest_one(self, connection: sqlite3.Connection, item: IngestItem, mapped: Mapped, now: float, stamp: str):
+        content = mapped.payload if mapped.payload is not None else {"rejected": mapped.rejection}
+        new_hash = payload_hash(content)
+        payload_text = json.dumps(mapped.payload, ensure_ascii=False) if mapped.payload is not None else None
+        row = connection.execute(
+            "SELECT state, payload_hash, delivered_hash FROM deliveries WHERE order_id = ? AND destination = ?",
+            [item.order_id, mapped.destination],
+        ).fetchone()
+        key = [item.order_id, mapped.destination]
+        if row is None:
+            state = "pending" if mapped.payload is not None else "rejected"
+            connection.execute(
+                "INSERT INTO deliveries (order_id, destination, state, operation, attempts, next_attempt_at,"
+                " last_error, payload, payload_hash, note, order_modified, created_at, updated_at, queued_at)"
+                " VALUES (?, ?, ?, 'create', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    *key,
+                    state,
+                    now if state == "pending" else None,
+                    mapped.rejection,
+                    payload_text,
+                    new_hash,
+                    mapped.note,
+                    item.modified,
+                    stamp,
+                    stamp,
+                    now,
+                ],
+            )
+            if state == "rejected":
+                self._log_attempt(connection, *key, "map", "rejected", None, mapped.rejection, None, stamp)
+                return "rejected"
+            return "new"
+        state, old_hash, delivered_hash = row
+        if new_hash in (old_hash, delivered_hash) and state != "sending":
+            connection.execute(
+                "UPDATE deliveries SET order_modified = ? WHERE order_id = ? AND destination = ?",
+                [item.modified, *key],
+            )
+            return "unchanged"
+        if mapped.payload is None:
+            if state == "delivered":
+                # Already with the platform; an edit that makes it unmappable is noted, not sent.
+                note = f"changed after delivery but cannot be sent: {mapped.rejection}"
+                connection.execute(
+                    "UPDATE deliveries SET note = ?, payload_hash = ?, order_modified = ?, updated_at = ?"
+                    " WHERE order_id = ? AND destination = ?",
+                    [note, new_hash, item.modified, stamp, *key],
+                )
+                return "rejected"
+            connection.execute(
+                "UPDATE deliveries SET state = 'rejected', last_error = ?, payload = NULL, payload_hash = ?,"
+                " next_attempt_at = NULL, note = ?, order_modified = ?, updated_at = ?"
+                " WHERE order_id = ? AND destination = ?",
+                [mapped.rejection, new_hash, mapped.note, item.modified, stamp, *key],
+            )
+            self._log_attempt(connection, *key, "map", "rejected", None, mapped.rejection, None, stamp)
+            return "rejected"
+        if delivered_hash is not None and not mapped.supports_update:
+            note = "changed in WooCommerce after delivery; this platform has no update API, so it was not re-sent"
+            connection.execute(
+                "UPDATE deliveries SET note = ?, payload_hash = ?, order_modified = ?, updated_at = ?"
+                " WHERE order_id = ? AND destination = ?",
+                [note, new_hash, item.modified, stamp, *key],
+            )
+            return "unchanged"
+        operation = "update" if delivered_hash is not None else "create"
+        connection.execute(
+            "UPDATE deliveries SET state = 'pending', operation = ?, attempts = 0, next_attempt_at = ?,"
+            " last_error = NULL, payload = ?, payload_hash = ?, note = ?, order_modified = ?, updated_at = ?,"
+            " queued_at = ? WHERE order_id = ? AND destination = ?",
+            [operation, now, payload_text, new_hash, mapped.note, item.modified, stamp, now, *key],
+        )
+        return "changed"
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def recover_interrupted(self, *, now: float) -> int:
+        """Rows left ``sending`` by a crash go out again now (idempotency makes that safe)."""
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE deliveries SET state = 'retrying', next_attempt_at = ?,"
+                " last_error = 'interrupted while sending (restart); sending again' WHERE state = 'sending'",
+                [now],
+            )
+            return cursor.rowcount
+
+    def due(self, destination: str, *, now: float, limit: int) -> list[Due]:
+        """Up to ``limit`` deliveries of one destination whose time has come, oldest first."""
+        rows = self.db.execute(
+            "SELECT order_id, operation, attempts, payload, payload_hash, remote_id FROM deliveries"
+            " WHERE destination = ? AND state IN ('pending', 'retrying') AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, order_id LIMIT ?",
+            [destination, now, limit],
+        ).fetchall()
+        return [
+            Due(order_id, destination, operation, attempts, json.loads(payload), digest, remote_id)
+            for order_id, operation, attempts, payload, digest, remote_id in rows
+        ]
+
+    def next_due_at(self, destination: str) -> float | None:
+        """When the earliest waiting delivery of a destination becomes due."""
+        row = self.db.execute(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE destination = ? AND state IN ('pending', 'retrying')",
+            [destination],
+        ).fetchone()
+        return row[0] if row else None
+
+    def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
+        """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
+        with self.transaction() as connection:
+            connection.executemany(
+                "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
+                [(_iso(now), due.order_id, due.destination) for due in batch],
+            )
+
+    def record(self, outcomes: Sequence[Outcome], *, now: float) -> None:
+        """Apply a batch of send outcomes in one transaction."""
+        stamp = _iso(now)
+        with self.transaction() as connection:
+            for outcome in outcomes:
+                self._record_one(connection, outcome, now, stamp)
+
+    def _record_one(self, connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
+        key = [outcome.order_id, outcome.destination]
+        if outcome.kind == "delivered":
+            connection.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
+                " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
+                " delivered_at = ?, updated_at = ?, note = COALESCE(?, note)"
+                " WHERE order_id = ? AND destination = ?",
+                [outcome.remote_id, outcome.payload_hash, stamp, stamp, None, *key],
+            )
+        elif outcome.kind == "rejected":
+            connection.execute(
+                "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, next_attempt_at = NULL,"
+                " last_error = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+                [outcome.message, stamp, *key],
+            )
+        elif outcome.kind == "retry":
+            attempts = (
+                connection.execute(
+                    "SELECT attempts FROM deliveries WHERE order_id = ? AND destination = ?", key
+                ).fetchone()[0]
+                + 1
+            )
+            delay = self.retry_delay(attempts, outcome.retry_after)
+            state = "dead" if delay is None else "retrying"
+            message = outcome.message or ""
+            if state == "dead":
+                message = f"gave up after {attempts} attempts; last error: {message}"
+            connection.execute(
+                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+                " updated_at = ? WHERE order_id = ? AND destination = ?",
+                [state, attempts, None if delay is None else now + delay, message, stamp, *key],
+            )
+        elif outcome.kind in ("paused", "skipped"):
+            # The destination (not the order) is the problem: no attempt is counted.
+            connection.execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = COALESCE(?, last_error),"
+                " updated_at = ? WHERE order_id = ? AND destination = ?",
+                [now + (outcome.retry_after or 0), outcome.message, stamp, *key],
+            )
+        else:
+            raise ValueError(f"unknown outcome kind {outcome.kind!r}")
+        if outcome.kind != "skipped":
+            self._log_attempt(
+                connection,
+                *key,
+                outcome.operation,
+                outcome.kind,
+                outcome.http_status,
+                outcome.message,
+                outcome.duration_ms,
+                stamp,
+            )
+        if outcome.kind == "delivered":
+            connection.execute(
+                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
+                [outcome.destination, stamp],
+            )
+        elif outcome.kind in ("retry", "rejected", "paused"):
+            connection.execute(
+                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
+                " last_error_at = excluded.last_error_at",
+                [outcome.destination, outcome.message, stamp],
+            )
+
+    def retry_delay(self, attempts: int, retry_after: float | None = None) -> float | None:
+        """Seconds until attempt ``attempts + 1``, with jitter; None once the schedule is spent."""
+        if attempts > len(self.retry_schedule):
+            return None
+        base = self.retry_schedule[attempts - 1]
+        delay = base * (1 + random.uniform(-self.jitter, self.jitter))
+        return max(delay, retry_after or 0)
+
+    def _log_attempt(self, connection, order_id, destination, operation, outcome, status, message, duration, stamp):
+        connection.execute(
+            "INSERT INTO attempts (order_id, destination, at, operation, outcome, http_status, message,"
+            " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                order_id,
+                destination,
+                stamp,
+                operation,
+                outcome,
+                status,
+                (message or "")[:_ATTEMPT_MESSAGE_LIMIT] or None,
+                duration,
+            ],
+        )
+
+    # -- resync ---------------------------------------------------------------------------
+
+    def prepare_resync(self, item: IngestItem, *, now: float) -> list[Due]:
+        """Store a freshly mapped order for a manual resync, whatever its state; returns what to send.
+
+        Rows that cannot be mapped are recorded as rejected; the others are marked ``sending``
+        with the new payload, exactly like a scheduled send.
+        """
+        stamp = _iso(now)
+        to_send = []
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+                " modified = excluded.modified, status = excluded.status, last_seen_at = excluded.last_seen_at",
+                [item.order_id, item.number, item.modified, item.status, stamp, stamp],
+            )
+            for mapped in item.mapped:
+                key = [item.order_id, mapped.destination]
+                row = connection.execute(
+                    "SELECT delivered_hash, remote_id FROM deliveries WHERE order_id = ? AND destination = ?",
+                    key,
+                ).fetchone()
+                delivered_before = row is not None and row[0] is not None
+                if mapped.payload is None:
+                    state, operation, payload_text = "rejected", "create", None
+                    new_hash = payload_hash({"rejected": mapped.rejection})
+                else:
+                    state, payload_text = "sending", json.dumps(mapped.payload, ensure_ascii=False)
+                    operation = "update" if delivered_before and mapped.supports_update else "create"
+                    new_hash = payload_hash(mapped.payload)
+                connection.execute(
+                    "INSERT INTO deliveries (order_id, destination, state, operation, attempts, last_error,"
+                    " payload, payload_hash, note, order_modified, created_at, updated_at, queued_at)"
+                    " VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, destination) DO UPDATE"
+                    " SET state = excluded.state, operation = excluded.operation, attempts = 0,"
+                    " next_attempt_at = NULL, last_error = excluded.last_error, payload = excluded.payload,"
+                    " payload_hash = excluded.payload_hash, note = excluded.note,"
+                    " order_modified = excluded.order_modified, updated_at = excluded.updated_at",
+                    [
+                        *key,
+                        state,
+                        operation,
+                        mapped.rejection,
+                        payload_text,
+                        new_hash,
+                        mapped.note,
+                        item.modified,
+                        stamp,
+                        stamp,
+                        now,
+                    ],
+                )
+                if mapped.payload is None:
+                    self._log_attempt(connection, *key, "resync", "rejected", None, mapped.rejection, None, stamp)
+                else:
+                    to_send.append(
+                        Due(
+                            item.order_id,
+                            mapped.destination,
+                            operation,
+                            0,
+                            mapped.payload,
+                            new_hash,
+                            row[1] if row else None,
+                        )
+                    )
+        return to_send
+
+    def delivery(self, order_id: int, destination: str) -> dict[str, Any] | None:
+        """One delivery row as a dict (payload decoded), or None."""
+        rows = list(
+            self.db.query("SELECT * FROM deliveries WHERE order_id = ? AND destination = ?", [order_id, destination])
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["payload"] = json.loads(row["payload"]) if row["payload"] else None
+        return row
+
+    # -- destinations ---------------------------------------------------------------------
+
+    def pause_destination(self, name: str, *, kind: str, reason: str, until: float, now: float) -> None:
+        """Stop sending to a destination until ``until`` (epoch seconds)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO destinations (name, paused_until, pause_kind, pause_reason, last_error, last_error_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET paused_until = excluded.paused_until,"
+                " pause_kind = excluded.pause_kind, pause_reason = excluded.pause_reason,"
+                " last_error = excluded.last_error, last_error_at = excluded.last_error_at",
+                [name, until, kind, reason, reason, _iso(now)],
+            )
+
+    def resume_destination(self, name: str) -> None:
+        """Lift a pause (after a successful send, a resync or new credentials)."""
+        with self.transaction() as connection:
+            connection.execute(
+                "UPDATE destinations SET paused_until = NULL, pause_kind = NULL, pause_reason = NULL WHERE name = ?",
+                [name],
+            )
+
+    def destination(self, name: str) -> dict[str, Any]:
+        """A destination's pause and health record (empty fields when never seen)."""
+        rows = list(self.db.query("SELECT * FROM destinations WHERE name = ?", [name]))
+        return rows[0] if rows else {"name": name, "paused_until": None, "pause_kind": None, "fingerprint": None}
+
+    def note_fingerprint(self, name: str, fingerprint: str) -> bool:
+        """Store a destination's config fingerprint; True when it changed (pause then lifted)."""
+        previous = self.destination(name).get("fingerprint")
+        if previous == fingerprint:
+            return False
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO destinations (name, fingerprint) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, paused_until = CASE WHEN pause_kind IN ('auth', 'quota')"
+                " THEN NULL ELSE paused_until END, pause_kind = CASE WHEN pause_kind IN ('auth', 'quota')"
+                " THEN NULL ELSE pause_kind END",
+                [name, fingerprint],
+            )
+        return previous is not None
+
+    # -- reports --------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per destination and state, cursor, last poll, last error per destination."""
+        counts: dict[str, dict[str, int]] = {}
+        for destination, state, count in self.db.execute(
+            "SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state"
+        ):
+            counts.setdefault(destination, dict.fromkeys(STATES, 0))[state] = count
+        destinations = {row["name"]: row for row in self.db.query("SELECT * FROM destinations")}
+        for row in destinations.values():
+            row.pop("fingerprint", None)
+        return {
+            "schema_version": self.schema_version(),
+            "cursor": self.get_meta("cursor"),
+            "last_poll_at": self.get_meta("last_poll_at"),
+            "last_poll_result": self.get_meta("last_poll_result"),
+            "last_poll_error": self.get_meta("last_poll_error"),
+            "orders_seen": self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0],
+            "counts": counts,
+            "destinations": destinations,
+        }
+
+    def order_history(self, order_id: int) -> dict[str, Any] | None:
+        """Everything known about one order: its deliveries and every attempt."""
+        orders = list(self.db.query("SELECT * FROM orders WHERE order_id = ?", [order_id]))
+        if not orders:
+            return None
+        deliveries = list(self.db.query("SELECT * FROM deliveries WHERE order_id = ? ORDER BY destination", [order_id]))
+        for row in deliveries:
+            row.pop("payload", None)
+        attempts = list(
+            self.db.query(
+                "SELECT destination, at, operation, outcome, http_status, message, duration_ms FROM attempts"
+                " WHERE order_id = ? ORDER BY id",
+                [order_id],
+            )
+        )
+        return {"order": orders[0], "deliveries": deliveries, "attempts": attempts}
+
+    def delivery_latencies(self, destination: str) -> list[float]:
+        """Seconds from an order being queued to being delivered (for benchmarks)."""
+        rows = self.db.execute(
+            "SELECT (julianday(delivered_at) - julianday(queued_at, 'unixepoch')) * 86400.0 FROM deliveries"
+            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL",
+            [destination],
+        )
+        return [row[0] for row in rows]

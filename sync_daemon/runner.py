@@ -1,0 +1,206 @@
+"""The only long-lived loop: the scheduler, signals and service notifications.
+
+APScheduler runs the poll job on one worker thread (so passes never overlap, and the first
+one starts immediately). The main thread waits for signals: SIGTERM/SIGINT stop the daemon
+(the pass in progress stops taking new work, in-flight requests get a few seconds, the ledger
+is committed and closed), SIGHUP reloads the configuration between passes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from . import service
+from .config import DESTINATION_SECTIONS, Settings, config_path, load_settings
+from .destinations import build_destinations
+from .engine import STOP_GRACE_SECONDS, Engine
+from .errors import ConfigurationError
+from .ledger import Ledger
+from .woocommerce import WooCommerceSource
+
+log = structlog.get_logger("sync_daemon.runner")
+POLL_JOB = "poll"
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Open the ledger in the configured state directory, refusing an unwritable one."""
+    directory = settings.resolved_state_dir()
+    problem = service.check_state_dir_writable(directory)
+    if problem:
+        raise ConfigurationError(problem)
+    return Ledger.open(
+        directory,
+        retry_schedule=settings.delivery.retry_schedule_seconds,
+        jitter=settings.delivery.retry_jitter,
+    )
+
+
+def build_engine(settings: Settings, ledger: Ledger, stop_event: threading.Event) -> Engine:
+    """An engine wired to the shop and the enabled destinations."""
+    return Engine(
+        settings, ledger, WooCommerceSource(settings.woocommerce), build_destinations(settings), stop_event=stop_event
+    )
+
+
+def changed_settings(old: Settings, new: Settings) -> list[str]:
+    """Names of settings that differ (secrets by name only, never by value)."""
+    changed = []
+    for section in ("woocommerce", "delivery", *DESTINATION_SECTIONS):
+        if old.fingerprint(section) != new.fingerprint(section):
+            changed.append(section)
+    for key in ("poll_interval_seconds", "state_dir", "log_level", "log_format"):
+        if getattr(old, key) != getattr(new, key):
+            changed.append(key)
+    return changed
+
+
+class Daemon:
+    """``sync-daemon run``: polls on a schedule until told to stop."""
+
+    def __init__(self, settings: Settings, config_file: str | os.PathLike[str] | None) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.stop_event = threading.Event()
+        self.reload_event = threading.Event()
+        self.notifier = service.ServiceNotifier()
+        self.watchdog = service.ProgressWatchdog()
+        self.ledger = open_ledger(settings)
+        self.engine = build_engine(settings, self.ledger, self.stop_event)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def _poll(self) -> None:
+        self.watchdog.progress()
+        try:
+            summary = self.engine.sync_pass()
+        except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pass
+            log.exception("pass crashed; the next poll will try again")
+            return
+        finally:
+            self.watchdog.progress()
+        stamp = datetime.now().strftime("%H:%M:%S")
+        counts = self.ledger.summary()["counts"]
+        failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
+        text = f"last poll {stamp}, {summary.delivered} delivered, {failing} failing"
+        if summary.source_error:
+            text += f", WooCommerce: {summary.source_error[:80]}"
+        self.notifier.status(text)
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("stop requested", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: self.reload_event.set())
+
+    def run(self) -> int:
+        """Start the schedule, serve until a stop signal, shut down cleanly; returns the exit code."""
+        self._install_signals()
+        self.engine.startup()
+        self.scheduler.add_job(
+            self._poll,
+            "interval",
+            seconds=self.settings.poll_interval_seconds,
+            id=POLL_JOB,
+            next_run_time=datetime.now().astimezone(),
+        )
+        self.scheduler.start()
+        log.info(
+            "sync-daemon started",
+            destinations=list(self.engine.destinations),
+            poll_interval_seconds=self.settings.poll_interval_seconds,
+            ledger=str(self.ledger.path),
+        )
+        self.notifier.ready()
+        silence = max(self.settings.poll_interval_seconds * 3, 120.0)
+        while not self.stop_event.wait(1.0):
+            self.watchdog.maybe_ping(self.notifier, silence)
+            if self.reload_event.is_set():
+                self.reload_event.clear()
+                self.reload()
+        return self.shutdown()
+
+    def reload(self) -> None:
+        """Re-read config and credentials; keep the old ones when the new config is invalid."""
+        self.notifier.reloading()
+        try:
+            new = load_settings(self.config_file)
+        except ConfigurationError as error:
+            log.error(
+                "reload rejected: the new configuration is invalid; still running the old one", problems=str(error)
+            )
+            self.notifier.ready()
+            return
+        changed = changed_settings(self.settings, new)
+        with self.engine.busy:  # between passes: nothing in flight is dropped
+            old_engine = self.engine
+            self.engine = build_engine(new, self.ledger, self.stop_event)
+            self.engine.startup()
+            old_engine.close()
+        if new.poll_interval_seconds != self.settings.poll_interval_seconds:
+            self.scheduler.reschedule_job(POLL_JOB, trigger="interval", seconds=new.poll_interval_seconds)
+        self.settings = new
+        log.info("configuration reloaded", changed=changed or ["nothing"])
+        self.notifier.ready()
+
+    def shutdown(self) -> int:
+        """Stop the schedule, let the pass in progress wind down, commit and close the ledger."""
+        self.notifier.stopping()
+        self.scheduler.shutdown(wait=False)
+        finished = self.engine.busy.acquire(timeout=STOP_GRACE_SECONDS + 2)
+        self.engine.close()
+        self.ledger.close()
+        log.info("sync-daemon stopped", clean=finished)
+        if not finished:
+            # A request is still hanging in the poll thread; its row stays 'sending' and is sent
+            # again at the next start, so it is safe to leave without waiting for its timeout.
+            os._exit(0)
+        return 0
+
+
+def run(config_file: str | os.PathLike[str] | None) -> int:
+    """Load settings, warn about loose permissions, and run the daemon."""
+    settings = load_settings(config_file)
+    from . import logs
+
+    logs.configure(settings.log_level, settings.log_format)
+    path = config_path(config_file)
+    if path is not None:
+        warning = service.check_config_permissions(Path(path))
+        if warning:
+            log.warning(warning)
+    return Daemon(settings, config_file).run()
+
+
+def poll_once(settings: Settings, *, passes: int = 1, pause: float = 0.0) -> list[Any]:
+    """Run a few passes in the foreground (used by ``demo``); returns their summaries."""
+    stop_event = threading.Event()
+    ledger = open_ledger(settings)
+    engine = build_engine(settings, ledger, stop_event)
+    try:
+        engine.startup()
+        summaries = []
+        for index in range(passes):
+            summaries.append(engine.sync_pass())
+            if index < passes - 1 and pause:
+                stop_event.wait(pause)
+        return summaries
+    finally:
+        engine.close()
+        ledger.close()
+
+
+__all__ = ["Daemon", "changed_settings", "open_ledger", "poll_once", "run"]

@@ -1,0 +1,121 @@
+import pytest
+
+from sync_daemon.config import load_settings
+from sync_daemon.errors import ConfigurationError
+from sync_daemon.redaction import redact
+
+VALID = """
+[woocommerce]
+url = "https://shop.example.com/"
+consumer_key = "ck_0123456789abcdef0123456789abcdef01234567"
+consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"
+
+[gotrack]
+enabled = true
+api_key = "fbc_123456789012"
+api_secret = "gotrack-secret-value"
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ("SYNC_DAEMON_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_loads_with_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, VALID))
+    assert settings.woocommerce.url == "https://shop.example.com"
+    assert settings.woocommerce.statuses == ["processing", "on-hold"]
+    assert settings.enabled_destinations() == ["gotrack"]
+    assert settings.gotrack.phone_format == "local"
+    assert redact("secret is gotrack-secret-value") == "secret is ***"
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNC_DAEMON_GOTRACK__API_SECRET", "from-the-environment")
+    monkeypatch.setenv("SYNC_DAEMON_POLL_INTERVAL_SECONDS", "15")
+    settings = load_settings(write(tmp_path, VALID))
+    assert settings.gotrack.api_secret.get_secret_value() == "from-the-environment"
+    assert settings.poll_interval_seconds == 15
+
+
+def test_systemd_credentials_are_read_from_files(tmp_path, monkeypatch):
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    (credentials / "gotrack.api_secret").write_text("from-a-credential\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(write(tmp_path, VALID))
+    assert settings.gotrack.api_secret.get_secret_value() == "from-a-credential"
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = VALID.replace('url = "https://shop.example.com/"', 'url = "shop.example.com"')
+    text += "\npoll_interval_seconds = 0\n"
+    text = text.replace("[gotrack]", "[gotrack]\nphone_format = \"weird\"\nendpiont = \"x\"")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write(tmp_path, text))
+    message = str(caught.value)
+    for fragment in ("woocommerce.url", "poll_interval_seconds", "gotrack.phone_format", "gotrack.endpiont"):
+        assert fragment in message
+    assert "gotrack-secret-value" not in message
+
+
+def test_missing_credentials_and_bad_key_prefix(tmp_path):
+    text = VALID.replace('api_key = "fbc_123456789012"', 'api_key = "abc"').replace(
+        'consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"', "")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write(tmp_path, text))
+    assert "woocommerce.consumer_secret: required" in str(caught.value)
+    assert "starts with 'fbc_'" in str(caught.value)
+
+
+def test_gotrack_must_use_https_except_on_loopback(tmp_path):
+    with pytest.raises(ConfigurationError, match="https"):
+        load_settings(write(tmp_path, VALID + 'endpoint = "http://gotrack.example/api/v1/orders"\n'))
+    settings = load_settings(write(tmp_path, VALID + 'endpoint = "http://127.0.0.1:8080/api/v1/orders"\n'))
+    assert settings.gotrack.endpoint.startswith("http://127.0.0.1")
+
+
+def test_broken_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[woocommerce\n"))
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_state_dir_follows_systemd(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sync-daemon:/other")
+    settings = load_settings(write(tmp_path, VALID))
+    assert str(settings.resolved_state_dir()) == "/var/lib/sync-daemon"
+
+
+def test_example_config_documents_every_key_and_loads():
+    """config.example.toml must stay true to the code: every setting appears, and it parses."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from sync_daemon.config import Settings
+
+    path = Path(__file__).parent.parent / "config.example.toml"
+    text = path.read_text()
+    Settings(**tomllib.loads(text))  # parses and validates as written
+    sections = {"": text.split("\n[", 1)[0]}
+    for block in text.split("\n[")[1:]:
+        name, _, body = block.partition("]")
+        sections[name] = body
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            assert name in sections, f"section [{name}] missing from config.example.toml"
+            for key in annotation.model_fields:
+                assert re.search(rf"^#? ?{key} =", sections[name], re.M), f"{name}.{key} is not documented"
+        else:
+            assert re.search(rf"^#? ?{name} =", sections[""], re.M), f"{name} is not documented"
