@@ -122,13 +122,13 @@ def resync(order_id: int, destination: str | None, as_json: bool, config_file: s
         engine.close()
         ledger.close()
     if as_json:
-        print_json([vars(result) | {"landed": result.landed} for result in results])
+        print_json([vars(result) | {"landed": result.landed, "ok": result.ok} for result in results])
     else:
         for result in results:
             verdict = "landed" if result.landed else result.outcome
             remote = f" (remote id {result.remote_id})" if result.remote_id else ""
             click.echo(redact(f"{result.destination}: {verdict}{remote} {result.message}".rstrip()))
-    if not all(result.landed for result in results):
+    if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
 
 

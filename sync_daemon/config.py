@@ -153,6 +153,92 @@ class GoTrackSettings(DestinationSettings):
         return found
 
 
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL: what a browser sends as Origin."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+ORDERREPO_DATA_FIELDS = ("order_number", "delivery_address", "payment_method", "customer_note", "shipping_method")
+
+
+class OrderRepoSettings(DestinationSettings):
+    """OrderRepo: orders created and updated with X-API-KEY + Origin, statuses read back."""
+
+    base_url: str = "https://orderrepo.com"
+    api_key: SecretStr = SecretStr("")
+    # The domain registered in the OrderRepo project; empty means the shop's own origin.
+    origin: str = ""
+    id_prefix: str = ""
+    fallback_image_url: str = ""
+    data_fields: list[Literal[ORDERREPO_DATA_FIELDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(ORDERREPO_DATA_FIELDS)
+    )
+    status_pull_interval_seconds: float = Field(default=300, ge=10)
+    # Order lifecycle moment → OrderRepo event key (created, processing, completed, cancelled, refunded).
+    events: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_url(value, require_https=True).rstrip("/")
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        checked = _check_url(value, require_https=False)
+        if urlsplit(checked).path not in ("", "/"):
+            raise ValueError("an Origin is scheme://host[:port] only, without a path")
+        return origin_of(checked)
+
+    @field_validator("fallback_image_url")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        return _check_url(value, require_https=False) if value.strip() else ""
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: dict[str, str]) -> dict[str, str]:
+        moments = ("created", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
+        for moment, key in value.items():
+            if moment not in moments:
+                raise ValueError(f"{moment!r} is not an order moment ({', '.join(moments)})")
+            if not key.strip():
+                raise ValueError(f"the event key for {moment!r} is empty")
+        return value
+
+    def problems(self) -> list[str]:
+        """Missing credentials, when enabled."""
+        if self.enabled and not self.api_key.get_secret_value():
+            return ["orderrepo.api_key: required when orderrepo is enabled (OrderRepo project → API keys)"]
+        return []
+
+
+class ShopBackSettings(DestinationSettings):
+    """ShopBack: a conversion postback (GET, text answers) for orders carrying a click id."""
+
+    endpoint: str = "https://shopback.go2cloud.org/aff_lsr"
+    offer_id: str = ""
+    security_token: SecretStr = SecretStr("")
+    transaction_id_meta_key: str = "_shopback_transaction_id"
+    amount: Literal["total", "total_excl_shipping", "total_excl_shipping_and_tax"] = "total_excl_shipping_and_tax"
+    # adv_sub2…5 / adv_unique1…3 → an order field ("billing.city", "payment_method", "meta:KEY", …).
+    extra_fields: dict[str, str] = Field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Missing or malformed offer id and token, when enabled."""
+        if not self.enabled:
+            return []
+        found = []
+        if not re.fullmatch(r"\d+", self.offer_id):
+            found.append("shopback.offer_id: required, numeric (from your ShopBack representative)")
+        if not re.fullmatch(r"[A-Za-z0-9]{32}", self.security_token.get_secret_value()):
+            found.append("shopback.security_token: required, 32 letters and digits")
+        return found
+
+
 class DeliverySettings(Section):
     """How failed deliveries are retried and when a destination pauses."""
 
@@ -186,6 +272,8 @@ class Settings(BaseSettings):
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     gotrack: GoTrackSettings = Field(default_factory=GoTrackSettings)
+    orderrepo: OrderRepoSettings = Field(default_factory=OrderRepoSettings)
+    shopback: ShopBackSettings = Field(default_factory=ShopBackSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -238,7 +326,7 @@ class Settings(BaseSettings):
 
 
 # Destination sections in the order they are listed and delivered to.
-DESTINATION_SECTIONS = ("gotrack",)
+DESTINATION_SECTIONS = ("gotrack", "orderrepo", "shopback")
 
 
 class CredentialsSource(PydanticBaseSettingsSource):

@@ -23,6 +23,7 @@ from .destinations import Destination
 from .errors import (
     AuthError,
     ConfigurationError,
+    NotApplicable,
     PermanentError,
     QuotaError,
     RateLimitedError,
@@ -52,6 +53,7 @@ class PassSummary:
     changed: int = 0
     unchanged: int = 0
     rejected: int = 0
+    skipped: int = 0
     delivered: int = 0
     retrying: int = 0
     paused: int = 0
@@ -75,6 +77,11 @@ class ResyncResult:
     def landed(self) -> bool:
         """True when the platform has the order now."""
         return self.outcome == "delivered"
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is left to do: landed, or the order does not concern this platform."""
+        return self.outcome in ("delivered", "skipped")
 
 
 @dataclass
@@ -110,6 +117,7 @@ class Engine:
         *,
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
+        on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -117,6 +125,9 @@ class Engine:
         self.destinations = destinations
         self.stop_event = stop_event or threading.Event()
         self.clock = clock
+        # Called after every page and every delivery batch: the systemd watchdog listens to it,
+        # so a long backfill is not mistaken for a stuck poll.
+        self.on_progress = on_progress
         self.busy = threading.Lock()
         self.last_summary: PassSummary | None = None
         self._halts: dict[str, _Halt] = {}
@@ -169,6 +180,7 @@ class Engine:
         try:
             for page in self.source.iter_pages(start):
                 self._ingest_page(page, summary)
+                self.on_progress()
                 marks = [_parse_mark(order_modified_key(raw)) for raw in page if isinstance(raw, dict)]
                 marks = [mark for mark in marks if mark is not None]
                 if marks:
@@ -220,6 +232,7 @@ class Engine:
             summary.changed += counts["changed"]
             summary.rejected += counts["rejected"]
             summary.unchanged += counts["unchanged"]
+            summary.skipped += counts["skipped"]
 
     def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
         """Parse a raw order once and map it for each destination; failures become rejections."""
@@ -238,6 +251,9 @@ class Engine:
                 result = destination.map_order(order)
             except UnmappableOrder as error:
                 mapped.append(self._rejection(name, str(error)))
+                continue
+            except NotApplicable as error:
+                mapped.append(Mapped(name, None, rejection=str(error), skipped=True))
                 continue
             mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
         return IngestItem(order.id, order.number, modified, order.status, mapped)
@@ -313,6 +329,7 @@ class Engine:
             return
         now = self.clock()
         self.ledger.record(outcomes, now=now)
+        self.on_progress()
         for outcome in outcomes:
             if outcome.kind == "delivered":
                 summary.delivered += 1
@@ -361,7 +378,13 @@ class Engine:
             self._halt(name, "throttled", f"rate limited (429); waiting {wait_for:.0f} s", wait_for)
             return outcome("retry", message=str(error), http_status=429, retry_after=wait_for, duration_ms=elapsed())
         except RetryableError as error:
-            return outcome("retry", message=str(error), http_status=error.http_status, duration_ms=elapsed())
+            return outcome(
+                "retry",
+                message=str(error),
+                http_status=error.http_status,
+                duration_ms=elapsed(),
+                max_attempts=error.max_attempts,
+            )
         except (AuthError, ConfigurationError) as error:
             self._halt(name, "auth", str(error), delivery.auth_pause_seconds)
             return outcome(
@@ -404,7 +427,9 @@ class Engine:
             item = self.map_raw(raw, names)
             to_send = self.ledger.prepare_resync(item, now=self.clock())
             results = [
-                ResyncResult(m.destination, "rejected", m.rejection or "") for m in item.mapped if m.payload is None
+                ResyncResult(m.destination, "skipped" if m.skipped else "rejected", m.rejection or "")
+                for m in item.mapped
+                if m.payload is None
             ]
             for due in to_send:
                 outcome = self._send(due, True)

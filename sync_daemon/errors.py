@@ -9,6 +9,8 @@ The engine decides what happens to a delivery from the class alone:
   do not burn the retries of every order on it.
 - ``QuotaError``: the account is over a limit; pause the destination for a long interval.
 - ``ConfigurationError``: the daemon's own settings are wrong; fix the config.
+- ``NotApplicable``: raised by a mapping when the order does not concern that platform at all;
+  the ledger records it as ``skipped`` (counted, never sent, never an error).
 
 Messages must be safe to print: connectors never put secrets or whole URLs into them.
 """
@@ -31,9 +33,19 @@ class SyncError(Exception):
 class RetryableError(SyncError):
     """A transient failure: the same request may succeed later."""
 
-    def __init__(self, message: str, *, http_status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        max_attempts: int | None = None,
+    ):
         super().__init__(message, http_status=http_status)
         self.retry_after = retry_after
+        # A connector may cap the retries of one kind of failure below the global schedule
+        # (e.g. an answer it cannot understand is tried a few times, then the row is dead).
+        self.max_attempts = max_attempts
 
 
 class RateLimitedError(RetryableError):
@@ -46,6 +58,10 @@ class PermanentError(SyncError):
 
 class UnmappableOrder(PermanentError):
     """Rejected locally, before any request: the order lacks what the platform requires."""
+
+
+class NotApplicable(SyncError):
+    """This order does not concern the destination (e.g. no ShopBack click): skipped, not rejected."""
 
 
 class AuthError(SyncError):

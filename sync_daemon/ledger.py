@@ -33,7 +33,7 @@ import sqlite_utils
 
 SCHEMA_VERSION = 1
 ACTIVE_STATES = ("pending", "retrying")
-STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead")
+STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
 _ATTEMPT_MESSAGE_LIMIT = 2000
 
 _SCHEMA_V1 = """
@@ -116,6 +116,7 @@ class Mapped:
     rejection: str | None = None
     note: str | None = None
     supports_update: bool = True
+    skipped: bool = False  # with ``rejection`` as the reason: the order does not concern this platform
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Outcome:
     http_status: int | None = None
     retry_after: float | None = None
     duration_ms: int | None = None
+    max_attempts: int | None = None
 
 
 class Ledger:
@@ -260,7 +262,7 @@ class Ledger:
 
     def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
         """Record a page of orders and their mapped payloads; returns counts of what changed."""
-        counts = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0}
+        counts = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
         stamp = _iso(now)
         with self.transaction() as connection:
             for item in items:
@@ -285,7 +287,7 @@ class Ledger:
         ).fetchone()
         key = [item.order_id, mapped.destination]
         if row is None:
-            state = "pending" if mapped.payload is not None else "rejected"
+            state = "pending" if mapped.payload is not None else ("skipped" if mapped.skipped else "rejected")
             connection.execute(
                 "INSERT INTO deliveries (order_id, destination, state, operation, attempts, next_attempt_at,"
                 " last_error, payload, payload_hash, note, order_modified, created_at, updated_at, queued_at)"
@@ -307,7 +309,7 @@ class Ledger:
             if state == "rejected":
                 self._log_attempt(connection, *key, "map", "rejected", None, mapped.rejection, None, stamp)
                 return "rejected"
-            return "new"
+            return "skipped" if state == "skipped" else "new"
         state, old_hash, delivered_hash = row
         if new_hash in (old_hash, delivered_hash) and state != "sending":
             connection.execute(
@@ -325,12 +327,15 @@ class Ledger:
                     [note, new_hash, item.modified, stamp, *key],
                 )
                 return "rejected"
+            new_state = "skipped" if mapped.skipped else "rejected"
             connection.execute(
-                "UPDATE deliveries SET state = 'rejected', last_error = ?, payload = NULL, payload_hash = ?,"
+                "UPDATE deliveries SET state = ?, last_error = ?, payload = NULL, payload_hash = ?,"
                 " next_attempt_at = NULL, note = ?, order_modified = ?, updated_at = ?"
                 " WHERE order_id = ? AND destination = ?",
-                [mapped.rejection, new_hash, mapped.note, item.modified, stamp, *key],
+                [new_state, mapped.rejection, new_hash, mapped.note, item.modified, stamp, *key],
             )
+            if mapped.skipped:
+                return "skipped"
             self._log_attempt(connection, *key, "map", "rejected", None, mapped.rejection, None, stamp)
             return "rejected"
         if delivered_hash is not None and not mapped.supports_update:
@@ -422,6 +427,8 @@ class Ledger:
                 + 1
             )
             delay = self.retry_delay(attempts, outcome.retry_after)
+            if outcome.max_attempts is not None and attempts >= outcome.max_attempts:
+                delay = None
             state = "dead" if delay is None else "retrying"
             message = outcome.message or ""
             if state == "dead":
@@ -514,7 +521,7 @@ class Ledger:
                 ).fetchone()
                 delivered_before = row is not None and row[0] is not None
                 if mapped.payload is None:
-                    state, operation, payload_text = "rejected", "create", None
+                    state, operation, payload_text = ("skipped" if mapped.skipped else "rejected"), "create", None
                     new_hash = payload_hash({"rejected": mapped.rejection})
                 else:
                     state, payload_text = "sending", json.dumps(mapped.payload, ensure_ascii=False)
@@ -543,7 +550,7 @@ class Ledger:
                     ],
                 )
                 if mapped.payload is None:
-                    self._log_attempt(connection, *key, "resync", "rejected", None, mapped.rejection, None, stamp)
+                    self._log_attempt(connection, *key, "resync", state, None, mapped.rejection, None, stamp)
                 else:
                     to_send.append(
                         Due(

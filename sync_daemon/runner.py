@@ -44,10 +44,17 @@ def open_ledger(settings: Settings) -> Ledger:
     )
 
 
-def build_engine(settings: Settings, ledger: Ledger, stop_event: threading.Event) -> Engine:
+def build_engine(
+    settings: Settings, ledger: Ledger, stop_event: threading.Event, on_progress: Any = lambda: None
+) -> Engine:
     """An engine wired to the shop and the enabled destinations."""
     return Engine(
-        settings, ledger, WooCommerceSource(settings.woocommerce), build_destinations(settings), stop_event=stop_event
+        settings,
+        ledger,
+        WooCommerceSource(settings.woocommerce),
+        build_destinations(settings),
+        stop_event=stop_event,
+        on_progress=on_progress,
     )
 
 
@@ -74,11 +81,16 @@ class Daemon:
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
         self.ledger = open_ledger(settings)
-        self.engine = build_engine(settings, self.ledger, self.stop_event)
+        self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
+
+    @property
+    def silence(self) -> float:
+        """How long without progress before the watchdog stops pinging systemd."""
+        return max(self.settings.poll_interval_seconds * 3, 120.0)
 
     def _poll(self) -> None:
         self.watchdog.progress()
@@ -125,9 +137,8 @@ class Daemon:
             ledger=str(self.ledger.path),
         )
         self.notifier.ready()
-        silence = max(self.settings.poll_interval_seconds * 3, 120.0)
         while not self.stop_event.wait(1.0):
-            self.watchdog.maybe_ping(self.notifier, silence)
+            self.watchdog.maybe_ping(self.notifier, self.silence)
             if self.reload_event.is_set():
                 self.reload_event.clear()
                 self.reload()
@@ -145,11 +156,19 @@ class Daemon:
             self.notifier.ready()
             return
         changed = changed_settings(self.settings, new)
-        with self.engine.busy:  # between passes: nothing in flight is dropped
-            old_engine = self.engine
-            self.engine = build_engine(new, self.ledger, self.stop_event)
+        old_engine = self.engine
+        # Swap engines between passes, so nothing in flight is dropped; keep the watchdog fed
+        # while a long pass finishes.
+        while not old_engine.busy.acquire(timeout=1.0):
+            self.watchdog.maybe_ping(self.notifier, self.silence)
+            if self.stop_event.is_set():
+                return
+        try:
+            self.engine = build_engine(new, self.ledger, self.stop_event, self.watchdog.progress)
             self.engine.startup()
-            old_engine.close()
+        finally:
+            old_engine.busy.release()
+        old_engine.close()
         if new.poll_interval_seconds != self.settings.poll_interval_seconds:
             self.scheduler.reschedule_job(POLL_JOB, trigger="interval", seconds=new.poll_interval_seconds)
         self.settings = new

@@ -51,7 +51,7 @@ def test_refuses_a_ledger_from_a_newer_version(tmp_path):
 
 
 def test_new_order_is_pending_then_delivered(ledger):
-    assert ledger.ingest([item()], now=NOW) == {"new": 1, "changed": 0, "rejected": 0, "unchanged": 0}
+    assert ledger.ingest([item()], now=NOW) == {"new": 1, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
     assert state(ledger) == "pending"
     send_all(ledger, remote_id="318")
     row = ledger.delivery(1, "a")
@@ -177,3 +177,21 @@ def test_summary_counts(ledger):
     summary = ledger.summary()
     assert summary["counts"]["a"]["delivered"] == 2
     assert summary["counts"]["a"]["rejected"] == 1
+
+
+def test_skipped_rows_are_counted_and_come_alive_when_the_order_qualifies(ledger):
+    skipped = IngestItem(1, "1", "m1", "processing", [Mapped("a", None, rejection="no click id", skipped=True)])
+    assert ledger.ingest([skipped], now=NOW)["skipped"] == 1
+    assert state(ledger) == "skipped"
+    assert ledger.summary()["counts"]["a"]["skipped"] == 1
+    assert ledger.order_history(1)["attempts"] == []  # skipping is not an error
+    ledger.ingest([item(modified="m2")], now=NOW)
+    assert state(ledger) == "pending"
+
+
+def test_connector_can_cap_attempts_below_the_schedule(ledger):
+    ledger.ingest([item()], now=NOW)
+    send_all(ledger, kind="retry", message="odd answer", max_attempts=2)
+    assert state(ledger) == "retrying"
+    send_all(ledger, kind="retry", now=NOW + 10, message="odd answer", max_attempts=2)
+    assert state(ledger) == "dead"
