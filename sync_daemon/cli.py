@@ -23,7 +23,8 @@ from .redaction import redact
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (grep, logs) is not wrapped at 80 columns; a terminal gets its own width.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> None:

@@ -174,7 +174,7 @@ class OrderRepoSettings(DestinationSettings):
     data_fields: list[Literal[ORDERREPO_DATA_FIELDS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(ORDERREPO_DATA_FIELDS)
     )
-    status_pull_interval_seconds: float = Field(default=300, ge=10)
+    status_pull_interval_seconds: float = Field(default=300, ge=1)
     # Order lifecycle moment → OrderRepo event key (created, processing, completed, cancelled, refunded).
     events: dict[str, str] = Field(default_factory=dict)
 

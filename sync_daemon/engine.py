@@ -42,6 +42,7 @@ log = structlog.get_logger("sync_daemon.engine")
 DEFAULT_THROTTLE_SECONDS = 30.0
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
 STOP_GRACE_SECONDS = 5.0
+CONFIG_PAUSE_SECONDS = 365 * 86400.0  # "until the settings change": a new fingerprint lifts it
 
 
 @dataclass
@@ -128,7 +129,7 @@ class Engine:
         # Called after every page and every delivery batch: the systemd watchdog listens to it,
         # so a long backfill is not mistaken for a stuck poll.
         self.on_progress = on_progress
-        self.busy = threading.Lock()
+        self.busy = threading.RLock()  # held for a whole pass; re-entrant so the runner can wrap one
         self.last_summary: PassSummary | None = None
         self._halts: dict[str, _Halt] = {}
         self._halt_lock = threading.Lock()
@@ -142,8 +143,8 @@ class Engine:
         recovered = self.ledger.recover_interrupted(now=self.clock())
         if recovered:
             log.warning("recovered interrupted deliveries", count=recovered)
-        for name in self.destinations:
-            if self.ledger.note_fingerprint(name, self.settings.fingerprint(name)):
+        for name, destination in self.destinations.items():
+            if self.ledger.note_fingerprint(name, self.settings.fingerprint(destination.section)):
                 log.info("destination settings changed; any credentials pause is lifted", destination=name)
 
     def close(self) -> None:
@@ -412,6 +413,32 @@ class Engine:
             )
         return outcome("delivered", remote_id=result.remote_id, message=result.detail, duration_ms=elapsed())
 
+    # -- remote statuses ------------------------------------------------------------------
+
+    def pull_statuses(self) -> int:
+        """Read platform statuses of delivered orders into the ledger; returns how many changed."""
+        changed = 0
+        with self.busy:
+            for name, destination in self.destinations.items():
+                fetch = getattr(destination, "fetch_statuses", None)
+                if fetch is None or self.paused(name):
+                    continue
+                batch: list[tuple[int, str, str | None]] = []
+                try:
+                    for row in fetch():
+                        batch.append(row)
+                        if len(batch) >= 500:
+                            changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
+                            batch = []
+                    changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
+                except SyncError as error:
+                    changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
+                    log.warning("status pull failed; next pull tries again", destination=name, error=str(error))
+                self.on_progress()
+        if changed:
+            log.info("remote statuses changed", count=changed)
+        return changed
+
     # -- manual resync --------------------------------------------------------------------
 
     def resync(self, order_id: int, destination: str | None = None) -> list[ResyncResult]:
@@ -438,8 +465,21 @@ class Engine:
                     self.ledger.resume_destination(due.destination)
                     with self._halt_lock:
                         self._halts.pop(due.destination, None)
+                    self._refresh_status(due.destination, order_id)
                 results.append(ResyncResult(due.destination, outcome.kind, outcome.message or "", outcome.remote_id))
             return sorted(results, key=lambda result: result.destination)
+
+    def _refresh_status(self, name: str, order_id: int) -> None:
+        fetch_status = getattr(self.destinations[name], "fetch_status", None)
+        if fetch_status is None:
+            return
+        try:
+            found = fetch_status(order_id)
+        except SyncError as error:
+            log.warning("could not read the remote status after resync", destination=name, error=str(error))
+            return
+        if found is not None:
+            self.ledger.update_remote_statuses(name, [(order_id, *found)], now=self.clock())
 
 
 def _parse_mark(value: str) -> datetime | None:

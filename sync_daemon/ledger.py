@@ -168,6 +168,7 @@ class Ledger:
         self.retry_schedule = list(retry_schedule)
         self.jitter = jitter
         self._lock = threading.RLock()
+        self._closed = False
         connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self.db = sqlite_utils.Database(connection)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -185,12 +186,27 @@ class Ledger:
         return cls(directory / "ledger.sqlite3", **kwargs)
 
     def close(self) -> None:
-        """Checkpoint and close the database."""
+        """Checkpoint and close the database (a second call does nothing)."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             try:
-                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass  # a checkpoint is an optimisation; the WAL is replayed at the next open anyway
             finally:
                 self.db.conn.close()
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as tuples; the connection is shared between threads, so reads hold the lock too."""
+        with self._lock:
+            return self.db.conn.execute(sql, params).fetchall()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, under the lock."""
+        with self._lock:
+            return list(self.db.query(sql, params))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -209,7 +225,7 @@ class Ledger:
 
     def schema_version(self) -> int:
         """The schema version stored in the file (0 for a new file)."""
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._fetch("PRAGMA user_version")[0][0])
 
     def _migrate(self) -> None:
         current = self.schema_version()
@@ -229,8 +245,8 @@ class Ledger:
 
     def get_meta(self, key: str) -> str | None:
         """A stored value from the meta table."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = self._fetch("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0][0] if rows else None
 
     def set_meta(self, **values: str | None) -> None:
         """Store meta values in one transaction."""
@@ -257,8 +273,7 @@ class Ledger:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"SELECT order_id, modified FROM orders WHERE order_id IN ({marks})", ids)
-        return dict(rows.fetchall())
+        return dict(self._fetch(f"SELECT order_id, modified FROM orders WHERE order_id IN ({marks})", ids))
 
     def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
         """Record a page of orders and their mapped payloads; returns counts of what changed."""
@@ -369,12 +384,12 @@ class Ledger:
 
     def due(self, destination: str, *, now: float, limit: int) -> list[Due]:
         """Up to ``limit`` deliveries of one destination whose time has come, oldest first."""
-        rows = self.db.execute(
+        rows = self._fetch(
             "SELECT order_id, operation, attempts, payload, payload_hash, remote_id FROM deliveries"
             " WHERE destination = ? AND state IN ('pending', 'retrying') AND next_attempt_at <= ?"
             " ORDER BY next_attempt_at, order_id LIMIT ?",
             [destination, now, limit],
-        ).fetchall()
+        )
         return [
             Due(order_id, destination, operation, attempts, json.loads(payload), digest, remote_id)
             for order_id, operation, attempts, payload, digest, remote_id in rows
@@ -382,11 +397,11 @@ class Ledger:
 
     def next_due_at(self, destination: str) -> float | None:
         """When the earliest waiting delivery of a destination becomes due."""
-        row = self.db.execute(
+        rows = self._fetch(
             "SELECT MIN(next_attempt_at) FROM deliveries WHERE destination = ? AND state IN ('pending', 'retrying')",
             [destination],
-        ).fetchone()
-        return row[0] if row else None
+        )
+        return rows[0][0] if rows else None
 
     def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
         """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
@@ -565,10 +580,28 @@ class Ledger:
                     )
         return to_send
 
+    def update_remote_statuses(
+        self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
+    ) -> int:
+        """Store platform statuses (order id, status, when it changed) of delivered rows; returns changes."""
+        if not rows:
+            return 0
+        with self.transaction() as connection:
+            before = connection.total_changes
+            connection.executemany(
+                "UPDATE deliveries SET remote_status = ?, remote_status_at = ? WHERE order_id = ? AND destination = ?"
+                " AND state = 'delivered' AND remote_status IS NOT ?",
+                [
+                    (status, changed_at or _iso(now), order_id, destination, status)
+                    for order_id, status, changed_at in rows
+                ],
+            )
+            return connection.total_changes - before
+
     def delivery(self, order_id: int, destination: str) -> dict[str, Any] | None:
         """One delivery row as a dict (payload decoded), or None."""
         rows = list(
-            self.db.query("SELECT * FROM deliveries WHERE order_id = ? AND destination = ?", [order_id, destination])
+            self._rows("SELECT * FROM deliveries WHERE order_id = ? AND destination = ?", [order_id, destination])
         )
         if not rows:
             return None
@@ -599,7 +632,7 @@ class Ledger:
 
     def destination(self, name: str) -> dict[str, Any]:
         """A destination's pause and health record (empty fields when never seen)."""
-        rows = list(self.db.query("SELECT * FROM destinations WHERE name = ?", [name]))
+        rows = list(self._rows("SELECT * FROM destinations WHERE name = ?", [name]))
         return rows[0] if rows else {"name": name, "paused_until": None, "pause_kind": None, "fingerprint": None}
 
     def note_fingerprint(self, name: str, fingerprint: str) -> bool:
@@ -610,9 +643,9 @@ class Ledger:
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO destinations (name, fingerprint) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET"
-                " fingerprint = excluded.fingerprint, paused_until = CASE WHEN pause_kind IN ('auth', 'quota')"
-                " THEN NULL ELSE paused_until END, pause_kind = CASE WHEN pause_kind IN ('auth', 'quota')"
-                " THEN NULL ELSE pause_kind END",
+                " fingerprint = excluded.fingerprint,"
+                " paused_until = CASE WHEN pause_kind IN ('auth', 'quota', 'config') THEN NULL ELSE paused_until END,"
+                " pause_kind = CASE WHEN pause_kind IN ('auth', 'quota', 'config') THEN NULL ELSE pause_kind END",
                 [name, fingerprint],
             )
         return previous is not None
@@ -622,11 +655,11 @@ class Ledger:
     def summary(self) -> dict[str, Any]:
         """Counts per destination and state, cursor, last poll, last error per destination."""
         counts: dict[str, dict[str, int]] = {}
-        for destination, state, count in self.db.execute(
+        for destination, state, count in self._fetch(
             "SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state"
         ):
             counts.setdefault(destination, dict.fromkeys(STATES, 0))[state] = count
-        destinations = {row["name"]: row for row in self.db.query("SELECT * FROM destinations")}
+        destinations = {row["name"]: row for row in self._rows("SELECT * FROM destinations")}
         for row in destinations.values():
             row.pop("fingerprint", None)
         return {
@@ -635,21 +668,21 @@ class Ledger:
             "last_poll_at": self.get_meta("last_poll_at"),
             "last_poll_result": self.get_meta("last_poll_result"),
             "last_poll_error": self.get_meta("last_poll_error"),
-            "orders_seen": self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0],
+            "orders_seen": self._fetch("SELECT COUNT(*) FROM orders")[0][0],
             "counts": counts,
             "destinations": destinations,
         }
 
     def order_history(self, order_id: int) -> dict[str, Any] | None:
         """Everything known about one order: its deliveries and every attempt."""
-        orders = list(self.db.query("SELECT * FROM orders WHERE order_id = ?", [order_id]))
+        orders = list(self._rows("SELECT * FROM orders WHERE order_id = ?", [order_id]))
         if not orders:
             return None
-        deliveries = list(self.db.query("SELECT * FROM deliveries WHERE order_id = ? ORDER BY destination", [order_id]))
+        deliveries = list(self._rows("SELECT * FROM deliveries WHERE order_id = ? ORDER BY destination", [order_id]))
         for row in deliveries:
             row.pop("payload", None)
         attempts = list(
-            self.db.query(
+            self._rows(
                 "SELECT destination, at, operation, outcome, http_status, message, duration_ms FROM attempts"
                 " WHERE order_id = ? ORDER BY id",
                 [order_id],
@@ -659,7 +692,7 @@ class Ledger:
 
     def delivery_latencies(self, destination: str) -> list[float]:
         """Seconds from an order being queued to being delivered (for benchmarks)."""
-        rows = self.db.execute(
+        rows = self._fetch(
             "SELECT (julianday(delivered_at) - julianday(queued_at, 'unixepoch')) * 86400.0 FROM deliveries"
             " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL",
             [destination],

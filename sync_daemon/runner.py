@@ -29,6 +29,7 @@ from .woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.runner")
 POLL_JOB = "poll"
+STATUS_JOB = "status-pull"
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -94,20 +95,32 @@ class Daemon:
 
     def _poll(self) -> None:
         self.watchdog.progress()
-        try:
-            summary = self.engine.sync_pass()
-        except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pass
-            log.exception("pass crashed; the next poll will try again")
-            return
-        finally:
-            self.watchdog.progress()
+        engine = self.engine
+        with engine.busy:  # shutdown waits for this whole block, ledger reads included
+            if self.stop_event.is_set():
+                return
+            try:
+                summary = engine.sync_pass()
+                counts = self.ledger.summary()["counts"]
+            except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pass
+                log.exception("pass crashed; the next poll will try again")
+                return
+            finally:
+                self.watchdog.progress()
         stamp = datetime.now().strftime("%H:%M:%S")
-        counts = self.ledger.summary()["counts"]
         failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
         text = f"last poll {stamp}, {summary.delivered} delivered, {failing} failing"
         if summary.source_error:
             text += f", WooCommerce: {summary.source_error[:80]}"
         self.notifier.status(text)
+
+    def _pull_statuses(self) -> None:
+        if self.stop_event.is_set():
+            return
+        try:
+            self.engine.pull_statuses()
+        except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pull
+            log.exception("status pull crashed; the next one will try again")
 
     def _install_signals(self) -> None:
         def stop(signum: int, _frame: Any) -> None:
@@ -129,6 +142,13 @@ class Daemon:
             id=POLL_JOB,
             next_run_time=datetime.now().astimezone(),
         )
+        if self.settings.orderrepo.enabled:
+            self.scheduler.add_job(
+                self._pull_statuses,
+                "interval",
+                seconds=self.settings.orderrepo.status_pull_interval_seconds,
+                id=STATUS_JOB,
+            )
         self.scheduler.start()
         log.info(
             "sync-daemon started",

@@ -144,6 +144,17 @@ class WooCommerceSource:
         data = {"note": note, "customer_note": customer_note}
         return http.json_body(self._request("post", f"orders/{int(order_id)}/notes", data=data))
 
+    def product_image(self, product_id: int) -> str | None:
+        """The first image URL of a product (or variation's parent), or None when it has none."""
+        body = http.json_body(self._request("get", f"products/{int(product_id)}"))
+        images = body.get("images") if isinstance(body, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("image"), dict):  # a variation has one image
+            images = [body["image"]]
+        if isinstance(images, list) and images and isinstance(images[0], dict):
+            source = images[0].get("src")
+            return source if isinstance(source, str) and source else None
+        return None
+
     def probe(self) -> requests.Response:
         """The cheapest authenticated read (one order), for connection checks."""
         return self._request("get", "orders", params={"per_page": 1})

@@ -6,18 +6,32 @@ from typing import TYPE_CHECKING
 
 from .base import CheckResult, Destination, MappingResult, PushResult
 from .gotrack import GoTrackDestination
+from .orderrepo import OrderRepoDestination, OrderRepoEventDestination
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 REGISTRY = {
     "gotrack": GoTrackDestination,
+    "orderrepo": OrderRepoDestination,
 }
 
 __all__ = ["REGISTRY", "CheckResult", "Destination", "MappingResult", "PushResult", "build_destinations"]
 
 
 def build_destinations(settings: Settings, names: list[str] | None = None) -> dict[str, Destination]:
-    """The enabled destinations (or the named ones), constructed from their settings sections."""
+    """The enabled destinations (or the named ones), constructed from their settings sections.
+
+    OrderRepo events are destinations of their own (one ledger row per order and event), so
+    each is sent once and retried on its own.
+    """
     chosen = names if names is not None else settings.enabled_destinations()
-    return {name: REGISTRY[name](getattr(settings, name), settings) for name in chosen}
+    destinations: dict[str, Destination] = {}
+    for name in chosen:
+        section = getattr(settings, name)
+        destinations[name] = REGISTRY[name](section, settings)
+        if name == "orderrepo":
+            for moment in section.events:
+                event = OrderRepoEventDestination(section, settings, moment)
+                destinations[event.name] = event
+    return destinations

@@ -38,7 +38,8 @@ class MappingResult:
 class Destination(Protocol):
     """A platform orders are delivered to. Every method raises only ``errors.SyncError``."""
 
-    name: str
+    name: str  # the ledger's destination name
+    section: str  # the settings section it is configured in
     supports_update: bool
 
     def map_order(self, order: Order) -> MappingResult:

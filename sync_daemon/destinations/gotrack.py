@@ -140,6 +140,7 @@ class GoTrackDestination:
     """Pushes orders to GoTrack.bd."""
 
     name = NAME
+    section = NAME
     supports_update = False
 
     def __init__(self, settings: GoTrackSettings, root: Settings | None = None) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def write_config(path: Path, woocommerce: Any, gotrack: Any = None, **overrides: Any) -> Path:
+def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: Any = None, **overrides: Any) -> Path:
     """A TOML config pointing at the simulators; ``overrides`` are 'section.key' → TOML literal."""
     shop = woocommerce.credentials
     lines = [
@@ -26,7 +26,7 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, **overrides:
         f'url = "{woocommerce.url}"',
         f'consumer_key = "{shop["consumer_key"]}"',
         f'consumer_secret = "{shop["consumer_secret"]}"',
-        "initial_window_days = 3",
+        "initial_window_days = 30",
         "overlap_seconds = 5",
         "[delivery]",
         "retry_schedule_seconds = [0.2, 0.4, 0.8, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
@@ -41,6 +41,17 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, **overrides:
             f'endpoint = "{gotrack.endpoint}"',
             f'api_key = "{platform["api_key"]}"',
             f'api_secret = "{platform["api_secret"]}"',
+            "timeout_seconds = 2",
+        ]
+    if orderrepo is not None:
+        lines += [
+            "[orderrepo]",
+            "enabled = true",
+            f'base_url = "{orderrepo.url}"',
+            f'api_key = "{orderrepo.api_key}"',
+            'origin = "https://shop.example.com"',
+            'fallback_image_url = "https://shop.example.com/placeholder.png"',
+            "status_pull_interval_seconds = 10",
             "timeout_seconds = 2",
         ]
     text = "\n".join(lines) + "\n"

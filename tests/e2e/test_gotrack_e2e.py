@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from sync_daemon.simulators.orders import demo_orders, generate_orders
+from sync_daemon.simulators.orders import demo_orders, generate_orders, make_order
 
 from .harness import Daemon, run_cli, wait_until, write_config
 
@@ -37,7 +37,7 @@ def test_run_delivers_every_order_once_and_stops_cleanly(tmp_path, woocommerce, 
     try:
         assert wait_until(lambda: len(gotrack_ids(gotrack)) == 40, timeout=30)
         # New orders arriving while it runs are picked up by the next poll.
-        woocommerce.add_orders(generate_orders(5, seed=8, start_id=6000))
+        woocommerce.add_orders([make_order(6000 + index) for index in range(5)])
         assert wait_until(lambda: len(gotrack_ids(gotrack)) == 45, timeout=30)
         started = time.monotonic()
         assert daemon.stop(signal.SIGTERM) == 0

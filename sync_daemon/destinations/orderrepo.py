@@ -1,0 +1,427 @@
+"""OrderRepo: create, update, read status, send events (``X-API-KEY`` + ``Origin``).
+
+Mapping rules:
+- ``id`` is the WooCommerce order id with the optional ``id_prefix``; ``currency`` is the order's
+  (never OrderRepo's RUB default); ``total`` and every product ``price`` are integers in the
+  currency's minor units (ISO 4217 exponent, Decimal, rounded half-up — see currencies.py).
+- A product's ``price`` is what the customer pays per unit (line total after coupons plus its tax,
+  divided by the quantity); ``count`` must be 1 or more. Free items go out with price 0.
+- Every product needs an ``image`` URL: the line item's image, else the product's image (looked up
+  once per product in WooCommerce and cached), else ``fallback_image_url``; with none, the order
+  is rejected with a message naming the product.
+- ``data[]`` carries the configured extras as ``{name, value}`` pairs; the WooCommerce status is
+  always among them, so a status change in the shop is an update here.
+- ``phone`` is sent as the customer typed it (trimmed): OrderRepo is not Bangladesh-specific.
+  An e-mail that is not a valid address is left out (and noted) rather than failing the order.
+
+Answers (the contract's error table): 401 → credentials paused; 403 → Origin not allowed, paused
+with the exact domain to add; 402 → monthly quota, paused for ``quota_pause_seconds``; 422 →
+rejected with the validation message — except a create refused because the id exists (a crash
+between send and ledger commit), which is confirmed with ``GET /api/external/orders/{id}`` and
+recorded as delivered; 404 on update → create instead; 5xx/timeouts/429 → retried.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .. import http
+from ..config import origin_of
+from ..currencies import to_minor_units
+from ..errors import (
+    AuthError,
+    ConfigurationError,
+    NotApplicable,
+    PermanentError,
+    QuotaError,
+    RetryableError,
+    SyncError,
+    UnmappableOrder,
+)
+from ..models import MAX_QUANTITY, Order
+from .base import CheckResult, MappingResult, PushResult
+
+if TYPE_CHECKING:
+    import requests
+
+    from ..config import OrderRepoSettings, Settings
+
+NAME = "orderrepo"
+PLATFORM = "OrderRepo"
+STATUSES = ("new", "processing", "done", "cancelled")
+PAGE_SIZE = 100
+CUSTOMER_NOTE_LIMIT = 1000  # characters of the customer note sent in data[]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DATA_LABELS = {
+    "order_number": "Order number",
+    "delivery_address": "Delivery address",
+    "payment_method": "Payment method",
+    "customer_note": "Customer note",
+    "shipping_method": "Shipping method",
+}
+
+ImageLookup = Callable[[int], str | None]
+
+
+def external_id(order_id: int, prefix: str) -> str:
+    """OrderRepo's id for a WooCommerce order."""
+    return f"{prefix}{order_id}"
+
+
+def order_id_from_external(value: str, prefix: str) -> int | None:
+    """The WooCommerce order id behind an OrderRepo id, or None when it is not one of ours."""
+    if not value.startswith(prefix):
+        return None
+    rest = value[len(prefix) :]
+    return int(rest) if rest.isdigit() else None
+
+
+def _data_pairs(order: Order, fields: list[str]) -> list[dict[str, str]]:
+    values = {
+        "order_number": order.number,
+        "delivery_address": ", ".join(
+            part for part in (order.delivery_address.one_line(), order.delivery_address.country) if part
+        ),
+        "payment_method": order.payment_method_title or order.payment_method,
+        "customer_note": order.customer_note[:CUSTOMER_NOTE_LIMIT],
+        "shipping_method": ", ".join(method for method in order.shipping_methods if method),
+    }
+    pairs = [{"name": "WooCommerce status", "value": order.status}]
+    pairs += [{"name": DATA_LABELS[field], "value": values[field]} for field in fields if values.get(field)]
+    return pairs
+
+
+def map_order(order: Order, settings: OrderRepoSettings, image_lookup: ImageLookup | None = None) -> MappingResult:
+    """OrderRepo's payload for an order; raise UnmappableOrder with the reason when impossible."""
+    currency = order.currency
+    products = []
+    for item in order.line_items:
+        if item.quantity < 1:
+            raise UnmappableOrder(f"line item {item.name!r} has quantity {item.quantity}; OrderRepo needs 1 or more")
+        if item.quantity > MAX_QUANTITY:
+            raise UnmappableOrder(f"line item {item.name!r} has quantity {item.quantity}, more than {MAX_QUANTITY}")
+        if item.gross_total < 0:
+            raise UnmappableOrder(f"line item {item.name!r} has a negative total ({item.gross_total})")
+        image = item.image_url
+        if not image and item.product_id and image_lookup is not None:
+            image = image_lookup(item.variation_id or item.product_id) or (
+                image_lookup(item.product_id) if item.variation_id else None
+            )
+        image = image or settings.fallback_image_url
+        if not image:
+            raise UnmappableOrder(
+                f"product {item.name!r} has no image, and OrderRepo requires one for every product: "
+                "give the product an image in WooCommerce or set orderrepo.fallback_image_url"
+            )
+        products.append(
+            {
+                "name": item.name,
+                "price": to_minor_units(item.gross_total / Decimal(item.quantity), currency),
+                "count": item.quantity,
+                "image": image,
+            }
+        )
+    total = to_minor_units(order.total, currency)
+    if total < 0:
+        raise UnmappableOrder(f"the order total is negative ({order.total})")
+    payload: dict[str, Any] = {
+        "id": external_id(order.id, settings.id_prefix),
+        "total": total,
+        "currency": currency,
+    }
+    note = None
+    if order.phone:
+        payload["phone"] = order.phone
+    email = order.billing.email
+    if email and _EMAIL.match(email):
+        payload["email"] = email
+    elif email:
+        note = f"e-mail {email[:60]!r} is not a valid address and was left out"
+    username = order.billing.full_name or order.customer_name or email
+    if username:
+        payload["username"] = username
+    if products:
+        payload["products"] = products
+    pairs = _data_pairs(order, list(settings.data_fields))
+    if pairs:
+        payload["data"] = pairs
+    return MappingResult(payload=payload, note=note)
+
+
+def _message(response: requests.Response) -> str:
+    body = http.json_body(response)
+    if isinstance(body, dict):
+        message = str(body.get("message") or "")
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            details = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in errors.items())
+            return f"{message} ({details})" if message else details
+        if message:
+            return message
+    return http.body_excerpt(response)
+
+
+def _is_duplicate_id(response: requests.Response) -> bool:
+    body = http.json_body(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    problems = errors.get("id") if isinstance(errors, dict) else None
+    text = " ".join(map(str, problems)) if isinstance(problems, list) else str(problems or "")
+    return "taken" in text.lower() or "exist" in text.lower() or "duplicate" in text.lower()
+
+
+class OrderRepoClient:
+    """The HTTP side of OrderRepo, shared by orders, statuses and events."""
+
+    def __init__(self, settings: OrderRepoSettings, origin: str) -> None:
+        self.settings = settings
+        self.origin = origin
+        self.session = http.build_session(
+            headers={"Content-Type": "application/json", "X-API-KEY": settings.api_key.get_secret_value()},
+            pool_size=settings.concurrency,
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request; POSTs carry the Origin header, as the contract requires."""
+        headers = {"Origin": self.origin} if method == "POST" else {}
+        return http.send(
+            self.session,
+            method,
+            f"{self.settings.base_url}{path}",
+            platform=PLATFORM,
+            timeout=self.settings.timeout_seconds,
+            headers=headers,
+            **kwargs,
+        )
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        """The contract's error table as error classes."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        message = _message(response)
+        if status == 401:
+            raise AuthError(
+                f"{PLATFORM} rejected the API key ({message}): check orderrepo.api_key and that the key is active "
+                "— run `sync-daemon test-connection orderrepo`",
+                http_status=status,
+            )
+        if status == 403:
+            raise AuthError(
+                f"{PLATFORM} refused the Origin ({message}): add {self.origin} to the OrderRepo project's domains "
+                "and enable it, or set orderrepo.origin to a domain that is",
+                http_status=status,
+            )
+        if status == 402:
+            raise QuotaError(
+                f"{PLATFORM}: {message or 'monthly order limit reached'} (upgrade the plan or wait "
+                "for the next billing period)",
+                http_status=status,
+            )
+        if status == 422:
+            raise PermanentError(f"{PLATFORM} refused the order: {message}", http_status=status)
+        http.raise_for_status(response, platform=PLATFORM, detail=message)
+
+    def get_order(self, order_external_id: str) -> dict[str, Any] | None:
+        """One order as OrderRepo has it, or None when it does not exist."""
+        response = self.request("GET", f"/api/external/orders/{order_external_id}")
+        if response.status_code == 404:
+            return None
+        self.raise_for_status(response)
+        body = http.json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise RetryableError(f"{PLATFORM}: unexpected answer reading order {order_external_id}")
+        return data
+
+    def iter_orders(self, status: str) -> Iterator[dict[str, Any]]:
+        """Every order with a status, page by page (per_page 100)."""
+        page = 1
+        while True:
+            response = self.request(
+                "GET", "/api/external/orders", params={"status": status, "per_page": PAGE_SIZE, "page": page}
+            )
+            self.raise_for_status(response)
+            body = http.json_body(response)
+            rows = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(rows, list):
+                raise RetryableError(f"{PLATFORM}: unexpected answer listing {status} orders")
+            yield from (row for row in rows if isinstance(row, dict))
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            last_page = meta.get("last_page")
+            if not rows or len(rows) < PAGE_SIZE or (isinstance(last_page, int) and page >= last_page):
+                return
+            page += 1
+
+
+class OrderRepoDestination:
+    """Pushes orders to OrderRepo and reads their statuses back."""
+
+    name = NAME
+    section = NAME
+    supports_update = True
+
+    def __init__(self, settings: OrderRepoSettings, root: Settings | None = None) -> None:
+        self.settings = settings
+        shop_url = root.woocommerce.url if root is not None else ""
+        self.origin = settings.origin or origin_of(shop_url)
+        self.client = OrderRepoClient(settings, self.origin)
+        self._images: dict[int, str | None] = {}
+        self._images_lock = threading.Lock()
+        self._source = None
+        if root is not None and root.woocommerce.url:
+            from ..woocommerce import WooCommerceSource
+
+            self._source = WooCommerceSource(root.woocommerce)
+
+    # -- mapping --------------------------------------------------------------------------
+
+    def product_image(self, product_id: int) -> str | None:
+        """The product's first image in WooCommerce, looked up once per product and cached."""
+        with self._images_lock:
+            if product_id in self._images:
+                return self._images[product_id]
+        if self._source is None:
+            return None
+        try:
+            image = self._source.product_image(product_id)
+        except PermanentError:
+            image = None  # a deleted product has no image: cache that
+        except SyncError:
+            return None  # transient: not cached, asked again next time
+        with self._images_lock:
+            self._images[product_id] = image
+        return image
+
+    def map_order(self, order: Order) -> MappingResult:
+        """OrderRepo's payload for an order (pure apart from the cached image lookup)."""
+        return map_order(order, self.settings, self.product_image)
+
+    # -- push -----------------------------------------------------------------------------
+
+    def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
+        """Create or update; a duplicate create is confirmed and recorded as delivered."""
+        if operation == "update":
+            response = self.client.request("POST", "/api/orders/update", json=payload)
+            if response.status_code != 404:
+                self.client.raise_for_status(response)
+                return PushResult(remote_id=payload["id"], detail="updated")
+            # OrderRepo does not know it (deleted there, or never landed): create it instead.
+        response = self.client.request("POST", "/api/orders/track", json=payload)
+        if response.status_code == 422 and _is_duplicate_id(response):
+            existing = self.client.get_order(payload["id"])
+            if existing is None:
+                raise RetryableError(f"{PLATFORM}: id {payload['id']} reported as taken but cannot be read yet")
+            update = self.client.request("POST", "/api/orders/update", json=payload)
+            self.client.raise_for_status(update)
+            return PushResult(remote_id=payload["id"], detail="already existed (confirmed); brought up to date")
+        if response.status_code == 404:
+            raise ConfigurationError(f"{PLATFORM}: HTTP 404 from {http.safe_url(response.url)}: is base_url right?")
+        self.client.raise_for_status(response)
+        return PushResult(remote_id=payload["id"], detail="created")
+
+    # -- statuses -------------------------------------------------------------------------
+
+    def fetch_statuses(self) -> Iterator[tuple[int, str, str | None]]:
+        """(WooCommerce order id, status, updated_at) of every order of ours, via the list endpoint."""
+        for status in STATUSES:
+            for row in self.client.iter_orders(status):
+                order_id = order_id_from_external(str(row.get("external_id", "")), self.settings.id_prefix)
+                if order_id is not None:
+                    yield order_id, str(row.get("status") or status), row.get("updated_at")
+
+    def fetch_status(self, order_id: int) -> tuple[str, str | None] | None:
+        """One order's (status, updated_at), or None when OrderRepo does not have it."""
+        data = self.client.get_order(external_id(order_id, self.settings.id_prefix))
+        return None if data is None else (str(data.get("status")), data.get("updated_at"))
+
+    # -- connection check -----------------------------------------------------------------
+
+    def check_connection(self) -> CheckResult:
+        """The read endpoint proves the key; an invalid write proves the Origin (403 vs 422)."""
+        try:
+            read = self.client.request("GET", "/api/external/orders", params={"per_page": 1})
+            if read.status_code == 401:
+                return CheckResult(
+                    NAME,
+                    False,
+                    f"the API key was rejected (401 {_message(read)})",
+                    "copy the key again from the OrderRepo project; check it is active",
+                )
+            if read.status_code != 200 or http.json_body(read) is None:
+                return CheckResult(
+                    NAME,
+                    False,
+                    f"unexpected HTTP {read.status_code} from the status endpoint",
+                    "check orderrepo.base_url",
+                )
+            # An empty order fails validation (422) only after the key and the Origin were accepted;
+            # a 403 means the domain is not allowed. Nothing can be created from an empty body.
+            write = self.client.request("POST", "/api/orders/track", json={})
+        except RetryableError as error:
+            return CheckResult(NAME, False, str(error), "check orderrepo.base_url and the network")
+        if write.status_code == 403:
+            return CheckResult(
+                NAME,
+                False,
+                f"the API key works but the Origin {self.origin} is refused ({_message(write)})",
+                f"add {self.origin} to the OrderRepo project's domains",
+            )
+        if write.status_code in (422, 402):
+            quota = " (note: the monthly order limit is reached)" if write.status_code == 402 else ""
+            return CheckResult(NAME, True, f"key accepted; Origin {self.origin} allowed; nothing created{quota}")
+        return CheckResult(
+            NAME, False, f"unexpected HTTP {write.status_code} to a validation-only write: {_message(write)}"
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.session.close()
+
+
+class OrderRepoEventDestination:
+    """One order lifecycle moment sent as an OrderRepo event, once per order (a ledger row of its own)."""
+
+    section = NAME
+    supports_update = False
+
+    def __init__(self, settings: OrderRepoSettings, root: Settings | None, moment: str) -> None:
+        self.settings = settings
+        self.moment = moment
+        self.event_key = settings.events[moment]
+        self.name = f"{NAME}-event-{moment}"
+        shop_url = root.woocommerce.url if root is not None else ""
+        self.client = OrderRepoClient(settings, settings.origin or origin_of(shop_url))
+
+    def map_order(self, order: Order) -> MappingResult:
+        """The event payload when the order is at this moment; NotApplicable otherwise."""
+        if self.moment != "created" and order.status != self.moment:
+            raise NotApplicable(f"order is {order.status}, not {self.moment}")
+        data = [
+            {"name": "Order id", "value": external_id(order.id, self.settings.id_prefix)},
+            *_data_pairs(order, list(self.settings.data_fields)),
+        ]
+        return MappingResult(payload={"event": self.event_key, "data": data})
+
+    def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
+        """POST the event; an unknown or inactive event key pauses this event until config changes."""
+        response = self.client.request("POST", "/api/events/track", json=payload)
+        if response.status_code == 401 and "event" in _message(response).lower():
+            raise ConfigurationError(
+                f"{PLATFORM}: event key for '{self.moment}' refused ({_message(response)}): check orderrepo.events "
+                "and that the event is active in the project",
+                http_status=401,
+            )
+        self.client.raise_for_status(response)
+        return PushResult(remote_id=None, detail=f"event {self.moment} sent")
+
+    def check_connection(self) -> CheckResult:
+        """Events cannot be checked without sending one; the orders check covers key and Origin."""
+        return CheckResult(self.name, True, "covered by the orderrepo check")
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.session.close()
