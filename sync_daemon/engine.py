@@ -134,7 +134,10 @@ class Engine:
         self._halts: dict[str, _Halt] = {}
         self._halt_lock = threading.Lock()
         self._backoff = _SourceBackoff(interval=settings.poll_interval_seconds)
-        self._pools = {name: WorkerPool(getattr(settings, name).concurrency, f"send-{name}") for name in destinations}
+        self._pools = {
+            name: WorkerPool(getattr(settings, destination.section).concurrency, f"send-{name}")
+            for name, destination in destinations.items()
+        }
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -386,13 +389,23 @@ class Engine:
                 duration_ms=elapsed(),
                 max_attempts=error.max_attempts,
             )
-        except (AuthError, ConfigurationError) as error:
+        except AuthError as error:
             self._halt(name, "auth", str(error), delivery.auth_pause_seconds)
             return outcome(
                 "paused",
                 message=str(error),
                 http_status=error.http_status,
                 retry_after=delivery.auth_pause_seconds,
+                duration_ms=elapsed(),
+            )
+        except ConfigurationError as error:
+            # Only a change of settings can fix it: paused until then (a reload or restart lifts it).
+            self._halt(name, "config", str(error), CONFIG_PAUSE_SECONDS)
+            return outcome(
+                "paused",
+                message=str(error),
+                http_status=error.http_status,
+                retry_after=CONFIG_PAUSE_SECONDS,
                 duration_ms=elapsed(),
             )
         except QuotaError as error:

@@ -57,16 +57,27 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: A
     text = "\n".join(lines) + "\n"
     for dotted, literal in overrides.items():
         section, _, key = dotted.rpartition(".")
-        header = f"[{section}]" if section else None
-        if header and header in text:
-            text = text.replace(header + "\n", f"{header}\n{key} = {literal}\n", 1)
-        elif header:
-            text += f"{header}\n{key} = {literal}\n"
-        else:
-            text = f"{key} = {literal}\n" + text
+        text = _set_key(text, section, key, literal)
     path.write_text(text)
     path.chmod(0o600)
     return path
+
+
+def _set_key(text: str, section: str, key: str, literal: str) -> str:
+    """Set ``key`` in ``[section]`` (top level when empty), replacing an existing line."""
+    blocks = text.split("\n[")
+    index = 0 if not section else next((i for i, b in enumerate(blocks) if b.startswith(f"{section}]")), None)
+    if index is None:
+        return text + f"[{section}]\n{key} = {literal}\n"
+    lines = blocks[index].split("\n")
+    for number, line in enumerate(lines):
+        if line.startswith(f"{key} ="):
+            lines[number] = f"{key} = {literal}"
+            break
+    else:
+        lines.insert(1 if section else 0, f"{key} = {literal}")
+    blocks[index] = "\n".join(lines)
+    return "\n[".join(blocks)
 
 
 def cli_env() -> dict[str, str]:
