@@ -1,8 +1,8 @@
 """``sync-daemon demo``: the real engine against built-in simulators on 127.0.0.1.
 
-Nothing leaves the machine and no config file is needed: the simulators pick free ports, the
-ledger lives in a temporary directory, and the first two GoTrack requests fail with 503 so the
-demo shows a retry landing.
+Nothing leaves the machine and no config file is needed: the simulators of WooCommerce, GoTrack
+and OrderRepo pick free ports, the ledger lives in a temporary directory, and the first two
+GoTrack requests fail with 503 so the demo shows a retry landing.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from .config import Settings
 from .ledger import Ledger
 from .runner import poll_once
 from .simulators.gotrack import GoTrackSimulator
+from .simulators.orderrepo import OrderRepoSimulator
 from .simulators.orders import demo_orders
 from .simulators.woocommerce import WooCommerceSimulator
 
 RETRY_SCHEDULE = [1.0, 2.0, 4.0]  # seconds, so the demo's retries land while you watch
+DEMO_ORIGIN = "https://shop.example.com"
 
 
-def demo_settings(woocommerce: WooCommerceSimulator, gotrack: GoTrackSimulator, state_dir: str) -> Settings:
+def demo_settings(
+    woocommerce: WooCommerceSimulator, gotrack: GoTrackSimulator, orderrepo: OrderRepoSimulator, state_dir: str
+) -> Settings:
     """Settings pointing at the simulators (environment and config files are ignored)."""
     shop = woocommerce.credentials
     platform = gotrack.credentials
@@ -45,6 +49,13 @@ def demo_settings(woocommerce: WooCommerceSimulator, gotrack: GoTrackSimulator, 
                 "api_key": platform["api_key"],
                 "api_secret": platform["api_secret"],
             },
+            "orderrepo": {
+                "enabled": True,
+                "base_url": orderrepo.url,
+                "api_key": orderrepo.api_key,
+                "origin": DEMO_ORIGIN,
+                "fallback_image_url": "https://shop.example.com/wp-content/uploads/placeholder.png",
+            },
         }
     )
     redaction.register(*settings.secrets())
@@ -57,12 +68,17 @@ def run_demo(passes: int = 3, echo: Callable[[str], Any] = print) -> dict[str, A
     with (
         WooCommerceSimulator() as woocommerce,
         GoTrackSimulator() as gotrack,
+        OrderRepoSimulator(allowed_origins=(DEMO_ORIGIN,)) as orderrepo,
         tempfile.TemporaryDirectory(prefix="sync-daemon-demo-") as state_dir,
     ):
-        ids = woocommerce.add_orders(demo_orders())
+        orders = demo_orders()
+        ids = woocommerce.add_orders(orders)
         gotrack.add_fault("status", status=503, count=2)
-        settings = demo_settings(woocommerce, gotrack, state_dir)
-        echo(f"WooCommerce simulator at {woocommerce.url} with {len(ids)} orders; GoTrack simulator at {gotrack.url}")
+        settings = demo_settings(woocommerce, gotrack, orderrepo, state_dir)
+        echo(
+            f"WooCommerce simulator at {woocommerce.url} with {len(ids)} orders; "
+            f"GoTrack at {gotrack.url}; OrderRepo at {orderrepo.url}"
+        )
         echo("GoTrack will answer the first 2 requests with 503, to show retries.\n")
         for number in range(1, passes + 1):
             (summary,) = poll_once(settings)
@@ -72,52 +88,61 @@ def run_demo(passes: int = 3, echo: Callable[[str], Any] = print) -> dict[str, A
             )
             if number < passes:
                 time.sleep(max(RETRY_SCHEDULE[0] * 1.5, 1))
-        report = _report(settings, ids, gotrack)
+        report = _report(settings, orders, gotrack, orderrepo)
     echo("")
+    echo(f"  {'order':<6} {'customer':<22} {'GoTrack':<16} {'OrderRepo':<12}")
     for row in report["orders"]:
-        customer = row["customer"][:22]
-        where = f"GoTrack #{row['remote_id']}" if row["state"] == "delivered" else row["state"].upper()
-        echo(f"  order {row['order_id']}  {customer:<22}  {where:<14}  {row['detail']}")
-    echo(
-        f"\n{report['delivered']} delivered, {report['rejected']} rejected, {report['other']} still pending; "
-        f"GoTrack holds {report['gotrack_orders']} orders, each created once: {report['each_once']}"
-    )
+        echo(f"  {row['order_id']:<6} {row['customer'][:22]:<22} {row['gotrack']:<16} {row['orderrepo']:<12}")
+    if report["notes"]:
+        echo("\nRejections and notes:")
+        for note in report["notes"]:
+            echo(f"  {note}")
+    for name, totals in report["platforms"].items():
+        echo(
+            f"\n{name}: {totals['delivered']} delivered, {totals['rejected']} rejected, {totals['other']} pending; "
+            f"the platform holds {totals['held']} orders, none twice: {totals['none_twice']}"
+        )
     return report
 
 
-def _report(settings: Settings, ids: list[int], gotrack: GoTrackSimulator) -> dict[str, Any]:
+def _report(
+    settings: Settings, orders: list[dict[str, Any]], gotrack: GoTrackSimulator, orderrepo: OrderRepoSimulator
+) -> dict[str, Any]:
+    held = {
+        "gotrack": Counter(order["external_order_id"] for order in gotrack.orders()),
+        "orderrepo": Counter({order["external_id"]: order["track_requests"] for order in orderrepo.orders()}),
+    }
     ledger = Ledger.open(settings.resolved_state_dir())
+    rows, notes = [], []
+    states: dict[str, Counter[str]] = {name: Counter() for name in held}
     try:
-        received = {order["payload"]["external_order_id"]: order for order in gotrack.orders()}
-        rows = []
-        for order_id in ids:
-            row = ledger.delivery(order_id, "gotrack") or {"state": "not seen", "remote_id": None}
-            payload = (received.get(str(order_id)) or {}).get("payload") or {}
-            customer = (payload.get("customer") or {}).get("name") or ""
-            detail = row.get("last_error") or row.get("note") or ""
-            if row["state"] == "delivered":
-                detail = f"{len(payload.get('line_items', []))} line(s), phone {payload['customer']['phone']}"
-                if row.get("note"):
-                    detail += f"; {row['note']}"
-            rows.append(
-                {
-                    "order_id": order_id,
-                    "customer": customer,
-                    "state": row["state"],
-                    "remote_id": row.get("remote_id"),
-                    "detail": detail,
-                }
-            )
+        for order in orders:
+            billing = order.get("billing") or {}
+            row = {
+                "order_id": order["id"],
+                "customer": f"{billing.get('first_name', '')} {billing.get('last_name', '')}",
+            }
+            for name in held:
+                delivery = ledger.delivery(order["id"], name) or {"state": "not seen"}
+                states[name][delivery["state"]] += 1
+                shown = delivery["state"]
+                if shown == "delivered" and name == "gotrack":
+                    shown = f"delivered #{delivery['remote_id']}"
+                row[name] = shown
+                for text in (delivery.get("last_error"), delivery.get("note")):
+                    if text:
+                        notes.append(f"{order['id']} {name}: {text}")
+            rows.append(row)
     finally:
         ledger.close()
-    per_order = Counter(order["payload"].get("external_order_id") for order in gotrack.orders())
-    delivered = sum(1 for row in rows if row["state"] == "delivered")
-    rejected = sum(1 for row in rows if row["state"] == "rejected")
-    return {
-        "orders": rows,
-        "delivered": delivered,
-        "rejected": rejected,
-        "other": len(rows) - delivered - rejected,
-        "gotrack_orders": len(received),
-        "each_once": all(count == 1 for count in per_order.values()) and len(received) == delivered,
-    }
+    platforms = {}
+    for name, counter in held.items():
+        delivered, rejected = states[name]["delivered"], states[name]["rejected"]
+        platforms[name] = {
+            "delivered": delivered,
+            "rejected": rejected,
+            "other": len(orders) - delivered - rejected,
+            "held": len(counter),
+            "none_twice": all(count == 1 for count in counter.values()),
+        }
+    return {"orders": rows, "notes": notes, "platforms": platforms}
