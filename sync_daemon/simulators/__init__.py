@@ -1,0 +1,7 @@
+"""Real HTTP simulators of WooCommerce, GoTrack.bd and OrderRepo for tests, demos and benchmarks."""
+
+from .gotrack import GoTrackSimulator
+from .orderrepo import OrderRepoSimulator
+from .woocommerce import WooCommerceSimulator
+
+__all__ = ["GoTrackSimulator", "OrderRepoSimulator", "WooCommerceSimulator"]
