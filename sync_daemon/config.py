@@ -217,26 +217,135 @@ class OrderRepoSettings(DestinationSettings):
 
 
 class ShopBackSettings(DestinationSettings):
-    """ShopBack: a conversion postback (GET, text answers) for orders carrying a click id."""
+    """ShopBack: a conversion postback (GET, text answers) for orders carrying a click id.
+
+    The endpoint must be https (loopback excepted): the security token travels in the query
+    string, where any proxy or network observer on a plain-http path could read it. The contract's
+    example URL is http://, but the same host answers over https.
+    """
 
     endpoint: str = "https://shopback.go2cloud.org/aff_lsr"
     offer_id: str = ""
     security_token: SecretStr = SecretStr("")
     transaction_id_meta_key: str = "_shopback_transaction_id"
     amount: Literal["total", "total_excl_shipping", "total_excl_shipping_and_tax"] = "total_excl_shipping_and_tax"
-    # adv_sub2…5 / adv_unique1…3 → an order field ("billing.city", "payment_method", "meta:KEY", …).
+    # adv_sub2…5 / adv_unique1…5 → an order field ("billing.city", "payment_method", "meta:KEY", …).
     extra_fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme == "http" and parts.hostname and not is_loopback_url(value):
+            raise ValueError(
+                "must use https:// (the security token travels in the query string; "
+                f"use https://{parts.netloc}{parts.path})"
+            )
+        return _check_url(value, require_https=True)
+
+    @field_validator("offer_id", mode="before")
+    @classmethod
+    def _offer_id(cls, value: Any) -> Any:
+        # offer_id = 1234 (a TOML integer) is as good as "1234".
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("transaction_id_meta_key")
+    @classmethod
+    def _meta_key(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name the order meta key that holds the ShopBack click id")
+        return value.strip()
+
+    @field_validator("extra_fields")
+    @classmethod
+    def _extra_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        from .destinations.shopback import check_extra_fields  # the grammar lives with the mapping
+
+        return check_extra_fields(value)
+
+    def format_problems(self) -> list[str]:
+        """Missing or malformed offer id and token, whether or not the section is enabled."""
+        found = []
+        if not self.offer_id:
+            found.append("shopback.offer_id: required, numeric (from your ShopBack representative)")
+        elif not re.fullmatch(r"[0-9]+", self.offer_id):
+            found.append(f"shopback.offer_id: {self.offer_id[:40]!r} is not numeric (e.g. 1234)")
+        token = self.security_token.get_secret_value()
+        if not token:
+            found.append("shopback.security_token: required, 32 letters and digits (from your ShopBack representative)")
+        elif not re.fullmatch(r"[A-Za-z0-9]{32}", token):
+            # Never the value: only its shape, which is enough to spot a stray space or a truncated paste.
+            odd = sum(1 for char in token if not (char.isascii() and char.isalnum()))
+            shape = f"{len(token)} characters" + (f", {odd} of them not a letter or digit" if odd else "")
+            found.append(f"shopback.security_token: must be 32 letters and digits (it has {shape})")
+        return found
 
     def problems(self) -> list[str]:
         """Missing or malformed offer id and token, when enabled."""
+        return self.format_problems() if self.enabled else []
+
+
+class TracktorSettings(Section):
+    """Tracktor (ShopPad): shipment tracking read back into WooCommerce (``x-api-key`` + shop uuid)."""
+
+    enabled: bool = False
+    base_url: str = "https://www.theshoppad.com/apps/tracktor/api/admin"
+    uuid: str = ""
+    api_key: SecretStr = SecretStr("")
+    # Where the Tracktor order id of a WooCommerce order comes from: an order meta key, or the
+    # WooCommerce order id itself. Orders without one are not tracked.
+    order_id_source: Literal["meta", "order_id"] = "meta"
+    order_id_meta_key: str = "_tracktor_order_id"
+    poll_interval_seconds: float = Field(default=600, ge=1)
+    # Stop asking about an order this many days after it was first seen (delivered ones stop at once).
+    track_days: float = Field(default=30, gt=0)
+    timeout_seconds: float = Field(default=15, gt=0, le=300)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_url(value, require_https=True).rstrip("/")
+
+    def problems(self) -> list[str]:
+        """Missing uuid or key, when enabled."""
         if not self.enabled:
             return []
         found = []
-        if not re.fullmatch(r"\d+", self.offer_id):
-            found.append("shopback.offer_id: required, numeric (from your ShopBack representative)")
-        if not re.fullmatch(r"[A-Za-z0-9]{32}", self.security_token.get_secret_value()):
-            found.append("shopback.security_token: required, 32 letters and digits")
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", self.uuid):
+            found.append("tracktor.uuid: required (your shop's Tracktor uuid, letters, digits and dashes)")
+        if not self.api_key.get_secret_value():
+            found.append("tracktor.api_key: required when tracktor is enabled")
         return found
+
+
+WOOCOMMERCE_STATUS_RANK = {"pending": 0, "on-hold": 1, "processing": 2, "completed": 3}
+FINAL_WOOCOMMERCE_STATUSES = ("completed", "cancelled", "refunded", "failed", "trash")
+
+
+class WritebackSettings(Section):
+    """Statuses learnt from the platforms, applied to the WooCommerce order."""
+
+    enabled: bool = True
+    interval_seconds: float = Field(default=120, ge=1)
+    # Remote status → WooCommerce status. Others only add an order note.
+    orderrepo_status_map: dict[str, str] = Field(
+        default_factory=lambda: {"done": "completed", "cancelled": "cancelled"}
+    )
+    tracktor_status_map: dict[str, str] = Field(default_factory=lambda: {"delivered": "completed"})
+    add_notes: bool = True
+    tracking_number_meta_key: str = "_sync_daemon_tracking_number"
+    carrier_meta_key: str = "_sync_daemon_carrier"
+
+    @field_validator("orderrepo_status_map", "tracktor_status_map")
+    @classmethod
+    def _statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        for remote, local in value.items():
+            if not re.fullmatch(r"[a-z0-9_-]+", local.removeprefix("wc-")):
+                raise ValueError(f"{local!r} (for {remote!r}) is not a WooCommerce status slug")
+        return {remote: local.removeprefix("wc-") for remote, local in value.items()}
 
 
 class DeliverySettings(Section):
@@ -274,6 +383,8 @@ class Settings(BaseSettings):
     gotrack: GoTrackSettings = Field(default_factory=GoTrackSettings)
     orderrepo: OrderRepoSettings = Field(default_factory=OrderRepoSettings)
     shopback: ShopBackSettings = Field(default_factory=ShopBackSettings)
+    tracktor: TracktorSettings = Field(default_factory=TracktorSettings)
+    writeback: WritebackSettings = Field(default_factory=WritebackSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -303,14 +414,15 @@ class Settings(BaseSettings):
         found = self.woocommerce.problems()
         for name in DESTINATION_SECTIONS:
             found.extend(getattr(self, name).problems())
-        if not self.enabled_destinations():
-            found.append("no destination is enabled: set enabled = true in at least one platform section")
+        found.extend(self.tracktor.problems())
+        if not self.enabled_destinations() and not self.tracktor.enabled:
+            found.append("no platform is enabled: set enabled = true in at least one platform section")
         return found
 
     def secrets(self) -> list[str]:
         """Every secret value, to register with the redactor."""
         values = []
-        for section in (self.woocommerce, *(getattr(self, n) for n in DESTINATION_SECTIONS)):
+        for section in (self.woocommerce, self.tracktor, *(getattr(self, n) for n in DESTINATION_SECTIONS)):
             for value in section.__dict__.values():
                 if isinstance(value, SecretStr):
                     values.append(value.get_secret_value())
