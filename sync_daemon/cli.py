@@ -173,6 +173,14 @@ def _print_summary(data: dict[str, Any]) -> None:
     console.print(f"last poll: {data['last_poll_at'] or 'never'} ({result})")
     if data["last_poll_error"]:
         console.print(redact(f"last WooCommerce error: {data['last_poll_error']}"))
+    tracking = data.get("tracking") or {}
+    if tracking.get("tracked"):
+        console.print(
+            f"Tracktor: {tracking['tracked']} tracked, {tracking['delivered']} delivered, "
+            f"{tracking['exceptions']} with a shipment exception"
+        )
+    if data.get("writebacks"):
+        console.print(f"statuses written back into WooCommerce: {data['writebacks']}")
     for name, record in sorted(data["destinations"].items()):
         if record.get("pause_kind"):
             console.print(redact(f"{name}: PAUSED ({record['pause_kind']}): {record['pause_reason']}"))
@@ -212,6 +220,54 @@ def _print_history(data: dict[str, Any]) -> None:
             redact(row["message"] or ""),
         )
     console.print(attempts)
+    if data.get("tracking"):
+        track = data["tracking"]
+        console.print(
+            f"Tracktor {track['tracktor_id']}: {track['shipment_status'] or 'no status yet'}"
+            + (f", EXCEPTION {track['exception_status']}" if track["exception_status"] else "")
+            + (f", carrier {track['carrier']}" if track["carrier"] else "")
+            + (f", tracking {track['tracking_number']}" if track["tracking_number"] else "")
+        )
+    for row in data.get("writebacks") or []:
+        text = f"written back {row['applied_at']}: {row['source']} {row['remote_status']}: {row['action']}"
+        console.print(redact(text))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only show what would be written.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
+    """Read platform statuses now and apply them to WooCommerce orders (or show what would change)."""
+    import threading
+
+    from . import logs
+    from .runner import build_engine, build_status_writer, open_ledger
+
+    settings = load_settings(config_file)
+    logs.configure(settings.log_level, settings.log_format)
+    ledger = open_ledger(settings)
+    engine = build_engine(settings, ledger, threading.Event())
+    try:
+        engine.pull_statuses()
+        writer = build_status_writer(engine)
+        writer.pull_tracking()
+        plans = writer.apply(dry_run=dry_run)
+    finally:
+        engine.close()
+        ledger.close()
+    if as_json:
+        print_json([plan.as_dict() for plan in plans])
+        return
+    if not plans:
+        click.echo("nothing to write back")
+    for plan in plans:
+        change = f"{plan.status_before} → {plan.status_after}" if plan.status_after else f"stays {plan.status_before}"
+        prefix = "would write" if dry_run else "wrote"
+        click.echo(redact(f"order {plan.order_id}: {prefix}: status {change}; notes: {'; '.join(plan.notes) or '-'}"))
+        if plan.error:
+            click.echo(redact(f"  error: {plan.error}"))
 
 
 @main.command("test-connection")

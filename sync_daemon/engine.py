@@ -260,7 +260,14 @@ class Engine:
                 mapped.append(Mapped(name, None, rejection=str(error), skipped=True))
                 continue
             mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
-        return IngestItem(order.id, order.number, modified, order.status, mapped)
+        return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
+
+    def _tracking_id(self, order: Order) -> str | None:
+        if not self.settings.tracktor.enabled:
+            return None
+        from .tracktor import tracktor_order_id
+
+        return tracktor_order_id(order, self.settings.tracktor)
 
     def _rejection(self, name: str, reason: str) -> Mapped:
         return Mapped(name, None, rejection=reason, supports_update=self.destinations[name].supports_update)

@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ACTIVE_STATES = ("pending", "retrying")
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
 _ATTEMPT_MESSAGE_LIMIT = 2000
@@ -93,8 +93,38 @@ CREATE TABLE IF NOT EXISTS destinations (
 );
 """
 
+# Version 2: shipment tracking read from Tracktor, and what was written back into WooCommerce.
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS tracking (
+    order_id INTEGER PRIMARY KEY,
+    tracktor_id TEXT NOT NULL,
+    first_seen_at REAL NOT NULL,
+    checked_at REAL,
+    shipment_status TEXT,
+    exception_status TEXT,
+    carrier TEXT,
+    tracking_number TEXT,
+    changed_at TEXT,
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tracking_due ON tracking (done, checked_at);
+CREATE TABLE IF NOT EXISTS writebacks (
+    order_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    remote_status TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT,
+    status_before TEXT,
+    status_after TEXT,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, source, remote_status)
+);
+ALTER TABLE orders ADD COLUMN written_status TEXT;
+ALTER TABLE orders ADD COLUMN written_at TEXT
+"""
+
 # Each entry upgrades the schema from version N-1 to N; append, never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def payload_hash(payload: Any) -> str:
@@ -128,6 +158,7 @@ class IngestItem:
     modified: str
     status: str
     mapped: Sequence[Mapped]
+    tracking_id: str | None = None  # the order's Tracktor id, when it is tracked
 
 
 @dataclass(frozen=True)
@@ -290,6 +321,12 @@ class Ledger:
                 )
                 for mapped in item.mapped:
                     counts[self._ingest_one(connection, item, mapped, now, stamp)] += 1
+                if item.tracking_id:
+                    connection.execute(
+                        "INSERT INTO tracking (order_id, tracktor_id, first_seen_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT (order_id) DO UPDATE SET tracktor_id = excluded.tracktor_id",
+                        [item.order_id, item.tracking_id, now],
+                    )
         return counts
 
     def _ingest_one(self, connection: sqlite3.Connection, item: IngestItem, mapped: Mapped, now: float, stamp: str):
@@ -650,6 +687,111 @@ class Ledger:
             )
         return previous is not None
 
+    # -- tracking and write-back ----------------------------------------------------------
+
+    def tracking_due(self, *, now: float, max_age_seconds: float, limit: int = 1000) -> list[tuple[int, str]]:
+        """(order id, Tracktor id) of tracked orders still in transit, least recently checked first."""
+        return [
+            (order_id, tracktor_id)
+            for order_id, tracktor_id in self._fetch(
+                "SELECT order_id, tracktor_id FROM tracking WHERE done = 0 AND first_seen_at >= ?"
+                " ORDER BY COALESCE(checked_at, 0), order_id LIMIT ?",
+                [now - max_age_seconds, limit],
+            )
+        ]
+
+    def record_tracking(
+        self,
+        order_id: int,
+        *,
+        shipment_status: str | None,
+        exception_status: str | None,
+        carrier: str | None,
+        tracking_number: str | None,
+        done: bool,
+        now: float,
+    ) -> bool:
+        """Store an order's tracking; True when its shipment or exception status changed."""
+        with self.transaction() as connection:
+            before = connection.execute(
+                "SELECT shipment_status, exception_status FROM tracking WHERE order_id = ?", [order_id]
+            ).fetchone()
+            changed = before is not None and tuple(before) != (shipment_status, exception_status)
+            connection.execute(
+                "UPDATE tracking SET checked_at = ?, shipment_status = ?, exception_status = ?, carrier = ?,"
+                " tracking_number = ?, done = ?, changed_at = CASE WHEN ? THEN ? ELSE changed_at END"
+                " WHERE order_id = ?",
+                [now, shipment_status, exception_status, carrier, tracking_number, int(done), int(changed),
+                 _iso(now), order_id],
+            )
+            return changed
+
+    def writeback_candidates(self, orderrepo_destination: str = "orderrepo") -> list[dict[str, Any]]:
+        """Remote statuses not yet written back: one dict per (order, source, remote status)."""
+        return self._rows(
+            "SELECT d.order_id, 'orderrepo' AS source, d.remote_status AS remote_status, NULL AS carrier,"
+            " NULL AS tracking_number, 0 AS is_exception FROM deliveries d"
+            " WHERE d.destination = ? AND d.state = 'delivered' AND d.remote_status IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM writebacks w WHERE w.order_id = d.order_id AND w.source = 'orderrepo'"
+            " AND w.remote_status = d.remote_status)"
+            " UNION ALL SELECT t.order_id, 'tracktor', t.shipment_status, t.carrier, t.tracking_number, 0"
+            " FROM tracking t WHERE t.shipment_status IS NOT NULL AND NOT EXISTS (SELECT 1 FROM writebacks w"
+            " WHERE w.order_id = t.order_id AND w.source = 'tracktor' AND w.remote_status = t.shipment_status)"
+            " UNION ALL SELECT t.order_id, 'tracktor', 'exception:' || t.exception_status, t.carrier,"
+            " t.tracking_number, 1 FROM tracking t WHERE t.exception_status IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM writebacks w WHERE w.order_id = t.order_id AND w.source = 'tracktor'"
+            " AND w.remote_status = 'exception:' || t.exception_status)"
+            " ORDER BY 1, 2",
+            [orderrepo_destination],
+        )
+
+    def written_status(self, order_id: int) -> str | None:
+        """The WooCommerce status the daemon itself last wrote to an order."""
+        rows = self._fetch("SELECT written_status FROM orders WHERE order_id = ?", [order_id])
+        return rows[0][0] if rows else None
+
+    def record_writeback(
+        self, order_id: int, entries: Sequence[dict[str, Any]], *, written_status: str | None, now: float
+    ) -> None:
+        """Remember what was applied to one order (so it is never applied twice)."""
+        stamp = _iso(now)
+        with self.transaction() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO writebacks (order_id, source, remote_status, action, detail, status_before,"
+                " status_after, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(order_id, e["source"], e["remote_status"], e["action"], e.get("detail"), e.get("status_before"),
+                  e.get("status_after"), stamp) for e in entries],
+            )
+            if written_status is not None:
+                connection.execute(
+                    "UPDATE orders SET written_status = ?, written_at = ? WHERE order_id = ?",
+                    [written_status, stamp, order_id],
+                )
+
+    def absorb(self, item: IngestItem, *, now: float) -> None:
+        """Record the daemon's own write as seen: its new ``date_modified`` must not look like an edit."""
+        with self.transaction() as connection:
+            connection.execute(
+                "UPDATE orders SET modified = ?, status = ?, last_seen_at = ? WHERE order_id = ?",
+                [item.modified, item.status, _iso(now), item.order_id],
+            )
+            for mapped in item.mapped:
+                if mapped.payload is None:
+                    continue
+                new_hash = payload_hash(mapped.payload)
+                # Only rows with nothing pending: their delivered content now stands for the new stamp.
+                connection.execute(
+                    "UPDATE deliveries SET payload_hash = ?, delivered_hash = ?, payload = ?, order_modified = ?"
+                    " WHERE order_id = ? AND destination = ? AND state = 'delivered'"
+                    " AND payload_hash = delivered_hash",
+                    [new_hash, new_hash, json.dumps(mapped.payload, ensure_ascii=False), item.modified,
+                     item.order_id, mapped.destination],
+                )
+
+    def writeback_history(self, order_id: int) -> list[dict[str, Any]]:
+        """What was written back into WooCommerce for one order."""
+        return self._rows("SELECT * FROM writebacks WHERE order_id = ? ORDER BY applied_at", [order_id])
+
     # -- reports --------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -669,6 +811,16 @@ class Ledger:
             "last_poll_result": self.get_meta("last_poll_result"),
             "last_poll_error": self.get_meta("last_poll_error"),
             "orders_seen": self._fetch("SELECT COUNT(*) FROM orders")[0][0],
+            "tracking": dict(
+                zip(
+                    ("tracked", "delivered", "exceptions"),
+                    self._fetch(
+                        "SELECT COUNT(*), COALESCE(SUM(done), 0), COUNT(exception_status) FROM tracking"
+                    )[0],
+                    strict=True,
+                )
+            ),
+            "writebacks": self._fetch("SELECT COUNT(*) FROM writebacks")[0][0],
             "counts": counts,
             "destinations": destinations,
         }
@@ -688,7 +840,14 @@ class Ledger:
                 [order_id],
             )
         )
-        return {"order": orders[0], "deliveries": deliveries, "attempts": attempts}
+        tracking = self._rows("SELECT * FROM tracking WHERE order_id = ?", [order_id])
+        return {
+            "order": orders[0],
+            "deliveries": deliveries,
+            "attempts": attempts,
+            "tracking": tracking[0] if tracking else None,
+            "writebacks": self.writeback_history(order_id),
+        }
 
     def delivery_latencies(self, destination: str) -> list[float]:
         """Seconds from an order being queued to being delivered (for benchmarks)."""

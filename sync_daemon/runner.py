@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,14 @@ from .engine import STOP_GRACE_SECONDS, Engine
 from .errors import ConfigurationError
 from .ledger import Ledger
 from .woocommerce import WooCommerceSource
+from .writeback import StatusWriter
 
 log = structlog.get_logger("sync_daemon.runner")
+SIGNAL_POLL_SECONDS = 0.1
 POLL_JOB = "poll"
 STATUS_JOB = "status-pull"
+TRACKING_JOB = "tracking-pull"
+WRITEBACK_JOB = "writeback"
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -59,10 +64,20 @@ def build_engine(
     )
 
 
+def build_status_writer(engine: Engine) -> StatusWriter:
+    """The write-back side of an engine, with a Tracktor client when Tracktor is enabled."""
+    tracktor = None
+    if engine.settings.tracktor.enabled:
+        from .tracktor import TracktorClient
+
+        tracktor = TracktorClient(engine.settings.tracktor)
+    return StatusWriter(engine, tracktor)
+
+
 def changed_settings(old: Settings, new: Settings) -> list[str]:
     """Names of settings that differ (secrets by name only, never by value)."""
     changed = []
-    for section in ("woocommerce", "delivery", *DESTINATION_SECTIONS):
+    for section in ("woocommerce", "delivery", "tracktor", "writeback", *DESTINATION_SECTIONS):
         if old.fingerprint(section) != new.fingerprint(section):
             changed.append(section)
     for key in ("poll_interval_seconds", "state_dir", "log_level", "log_format"):
@@ -78,7 +93,8 @@ class Daemon:
         self.settings = settings
         self.config_file = config_file
         self.stop_event = threading.Event()
-        self.reload_event = threading.Event()
+        self._stop_signal: int | None = None
+        self._reload_requested = False
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
         self.ledger = open_ledger(settings)
@@ -115,21 +131,51 @@ class Daemon:
         self.notifier.status(text)
 
     def _pull_statuses(self) -> None:
-        if self.stop_event.is_set():
-            return
-        try:
-            self.engine.pull_statuses()
-        except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pull
-            log.exception("status pull crashed; the next one will try again")
+        self._guarded("status pull", lambda engine: engine.pull_statuses())
+
+    def _pull_tracking(self) -> None:
+        self._guarded("tracking pull", lambda engine: build_status_writer(engine).pull_tracking())
+
+    def _write_back(self) -> None:
+        self._guarded("write-back", lambda engine: build_status_writer(engine).apply())
+
+    def _guarded(self, what: str, job: Any) -> None:
+        """Run a job between passes; a bug in it is logged and the schedule goes on."""
+        engine = self.engine
+        with engine.busy:
+            if self.stop_event.is_set():
+                return
+            try:
+                job(engine)
+            except Exception:  # noqa: BLE001 - the schedule must survive a bug in one job
+                log.exception(f"{what} crashed; the next one will try again")
+            finally:
+                self.watchdog.progress()
 
     def _install_signals(self) -> None:
+        # Handlers run on the main thread between two bytecodes, possibly while it holds the lock
+        # of an Event or of the log stream: they only set plain attributes; the main loop acts.
         def stop(signum: int, _frame: Any) -> None:
-            log.info("stop requested", signal=signal.Signals(signum).name)
-            self.stop_event.set()
+            self._stop_signal = signum
+
+        def reload(_signum: int, _frame: Any) -> None:
+            self._reload_requested = True
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, lambda _signum, _frame: self.reload_event.set())
+        signal.signal(signal.SIGHUP, reload)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep in small steps until a stop signal; True when told to stop."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._stop_signal is not None or self.stop_event.is_set():
+                break
+            time.sleep(SIGNAL_POLL_SECONDS)
+        if self._stop_signal is not None and not self.stop_event.is_set():
+            log.info("stop requested", signal=signal.Signals(self._stop_signal).name)
+            self.stop_event.set()
+        return self.stop_event.is_set()
 
     def run(self) -> int:
         """Start the schedule, serve until a stop signal, shut down cleanly; returns the exit code."""
@@ -142,12 +188,18 @@ class Daemon:
             id=POLL_JOB,
             next_run_time=datetime.now().astimezone(),
         )
-        if self.settings.orderrepo.enabled:
+        settings = self.settings
+        if settings.orderrepo.enabled:
             self.scheduler.add_job(
-                self._pull_statuses,
-                "interval",
-                seconds=self.settings.orderrepo.status_pull_interval_seconds,
-                id=STATUS_JOB,
+                self._pull_statuses, "interval", seconds=settings.orderrepo.status_pull_interval_seconds, id=STATUS_JOB
+            )
+        if settings.tracktor.enabled:
+            self.scheduler.add_job(
+                self._pull_tracking, "interval", seconds=settings.tracktor.poll_interval_seconds, id=TRACKING_JOB
+            )
+        if settings.writeback.enabled and (settings.orderrepo.enabled or settings.tracktor.enabled):
+            self.scheduler.add_job(
+                self._write_back, "interval", seconds=settings.writeback.interval_seconds, id=WRITEBACK_JOB
             )
         self.scheduler.start()
         log.info(
@@ -157,10 +209,10 @@ class Daemon:
             ledger=str(self.ledger.path),
         )
         self.notifier.ready()
-        while not self.stop_event.wait(1.0):
+        while not self._wait(1.0):
             self.watchdog.maybe_ping(self.notifier, self.silence)
-            if self.reload_event.is_set():
-                self.reload_event.clear()
+            if self._reload_requested:
+                self._reload_requested = False
                 self.reload()
         return self.shutdown()
 
@@ -181,7 +233,7 @@ class Daemon:
         # while a long pass finishes.
         while not old_engine.busy.acquire(timeout=1.0):
             self.watchdog.maybe_ping(self.notifier, self.silence)
-            if self.stop_event.is_set():
+            if self._wait(0):
                 return
         try:
             self.engine = build_engine(new, self.ledger, self.stop_event, self.watchdog.progress)

@@ -161,3 +161,38 @@ def test_unknown_event_key_is_reported_once_not_retried(tmp_path, woocommerce, g
         assert daemon.stop() == 0
     assert orderrepo.count("POST", "/api/events/track") <= 3  # one batch at most, then paused
     assert "event key for 'created' refused" in run_cli("status", config=config).stdout
+
+
+def test_done_in_orderrepo_completes_the_woocommerce_order_once(tmp_path, woocommerce, gotrack, orderrepo):
+    woocommerce.add_orders(generate_orders(2, seed=10, start_id=4800))
+    config = write_config(
+        tmp_path / "config.toml", woocommerce, None, orderrepo,
+        **{"orderrepo.status_pull_interval_seconds": "1", "writeback.interval_seconds": "1",
+           # completed orders are read again too: the daemon's own write must not look like an edit
+           "woocommerce.statuses": '["processing", "on-hold", "completed"]'},
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: len(repo_ids(orderrepo)) == 2, timeout=20)
+        orderrepo.set_order_status("4800", "done")
+        assert wait_until(lambda: woocommerce.get_order(4800)["status"] == "completed", timeout=20)
+        passes = lambda: len([x for x in daemon.log_lines() if x.get("event") == "pass finished"])  # noqa: E731
+        seen = passes()
+        assert wait_until(lambda: passes() >= seen + 3, timeout=20)
+        # Staff reopen it; a later remote status must not fight them.
+        woocommerce.edit_order(4800, status="processing")
+        orderrepo.set_order_status("4800", "cancelled")
+        assert wait_until(lambda: any("OrderRepo: cancelled" in n["note"] for n in woocommerce.notes(4800)), 20)
+        # The staff's reopening is a real edit: it goes out once as an update.
+        assert wait_until(lambda: orderrepo.order("4800")["update_requests"] == 1, timeout=20)
+    finally:
+        assert daemon.stop() == 0
+    notes = [note["note"] for note in woocommerce.notes(4800) if note["note"].startswith("OrderRepo")]
+    assert notes == ["OrderRepo: done", "OrderRepo: cancelled"]
+    assert woocommerce.get_order(4800)["status"] == "processing"  # the human's choice stands
+    assert woocommerce.get_order(4801)["status"] == "processing"  # untouched
+    assert woocommerce.notes(4801) == []  # OrderRepo's initial "new" is not news
+    stored = orderrepo.order("4800")
+    assert stored["update_requests"] == 1  # only the staff's own reopening went out, not the daemon's write
+    history = run_cli("status", "4800", config=config).stdout
+    assert "staff changed it" in history
