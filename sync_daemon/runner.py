@@ -95,6 +95,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self._stop_signal: int | None = None
         self._reload_requested = False
+        self._install_signals()  # before opening anything, so an early SIGTERM is a clean stop too
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
         self.ledger = open_ledger(settings)
@@ -179,7 +180,6 @@ class Daemon:
 
     def run(self) -> int:
         """Start the schedule, serve until a stop signal, shut down cleanly; returns the exit code."""
-        self._install_signals()
         self.engine.startup()
         self.scheduler.add_job(
             self._poll,
