@@ -19,12 +19,11 @@ _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 # Values that look like credentials even when nobody registered them.
-_CREDENTIAL_SHAPES = re.compile(
-    r"(cs_[0-9a-f]{20,}|ck_[0-9a-f]{20,}"
-    r"|(?i:authorization:\s*\w+\s+)[^\s'\"]+"
-    r"|(?i:(?:consumer_secret|consumer_key|oauth_signature|security_token|api_secret|x-api-key)[=:]\s*)"
-    r"[^\s&'\"]+)"
+_PREFIXED_CREDENTIAL = re.compile(
+    r"((?i:authorization:\s*\w+\s+)|(?i:consumer_secret|consumer_key|oauth_signature|security_token|api_secret"
+    r"|x-api-key)[=:]\s*)[^\s&'\"]+"
 )
+_BARE_WOOCOMMERCE_KEY = re.compile(r"\b(?:cs|ck)_[0-9a-f]{20,}")
 
 
 def register(*values: str | None) -> None:
@@ -44,16 +43,8 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    return _CREDENTIAL_SHAPES.sub(_mask_tail, text)
-
-
-def _mask_tail(match: re.Match[str]) -> str:
-    found = match.group(0)
-    for separator in ("=", ":", " "):
-        if separator in found:
-            head = found[: found.rindex(separator) + 1]
-            return head + MASK
-    return MASK
+    text = _PREFIXED_CREDENTIAL.sub(lambda match: match.group(1) + MASK, text)
+    return _BARE_WOOCOMMERCE_KEY.sub(MASK, text)
 
 
 def safe_url(url: str) -> str:

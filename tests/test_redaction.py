@@ -1,0 +1,32 @@
+from sync_daemon.http import _reason
+from sync_daemon.redaction import redact, register, safe_url
+
+
+def test_registered_secrets_are_masked_everywhere():
+    register("s3cr3t-value-xyz")
+    assert redact("auth failed for s3cr3t-value-xyz at 12:00") == "auth failed for *** at 12:00"
+
+
+def test_credential_shapes_are_masked_even_unregistered():
+    text = (
+        "GET /orders?consumer_key=ck_abc&consumer_secret=cs_0123456789abcdef0123456789"
+        " Authorization: Basic Zm9vOmJhcg=="
+    )
+    masked = redact(text)
+    assert "cs_0123456789abcdef0123456789" not in masked
+    assert "Zm9vOmJhcg==" not in masked
+    assert "security_token=***" in redact("aff_lsr?offer_id=1&security_token=070a632e2b574ca894d90610c7da97bc")
+
+
+def test_safe_url_drops_query_and_userinfo():
+    url = "https://user:pw@shop.example.com:8443/wp-json/wc/v3/orders?oauth_signature=abc&consumer_secret=x"
+    assert safe_url(url) == "https://shop.example.com:8443/wp-json/wc/v3/orders"
+
+
+def test_network_error_reason_has_no_url():
+    error = Exception(
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+        "/orders?oauth_signature=abc (Caused by NewConnectionError('<x>: Failed to establish a new connection: "
+        "[Errno 111] Connection refused'))"
+    )
+    assert _reason(error) == "connection refused"
