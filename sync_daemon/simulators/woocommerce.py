@@ -172,6 +172,7 @@ class WooCommerceSimulator(SimulatorServer):
             self._cache: tuple[Any, list[dict[str, Any]]] | None = None
             self.rest_disabled = False
             self.html_mode = False
+            self._products: dict[int, dict[str, Any]] = {}
 
     def _register_routes(self) -> None:
         self.route("GET", API, self._index)
@@ -181,6 +182,7 @@ class WooCommerceSimulator(SimulatorServer):
         self.route("PUT", API + "/orders/{id:\\d+}", self._update_order)
         self.route("POST", API + "/orders/{id:\\d+}", self._update_order)
         self.route("PATCH", API + "/orders/{id:\\d+}", self._update_order)
+        self.route("GET", API + "/products/{id:\\d+}", self._get_product)
         self.route("GET", API + "/orders/{id:\\d+}/notes", self._list_notes)
         self.route("POST", API + "/orders/{id:\\d+}/notes", self._create_note)
         self.route("POST", "/orders", self._admin_add_orders, admin=True)
@@ -436,6 +438,22 @@ class WooCommerceSimulator(SimulatorServer):
         if not request.context.get("user"):
             return wc_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.")
         return Response.json(200, self._render(order))
+
+    def _get_product(self, request: Request) -> Response:
+        # Products only as far as the daemon needs them: a name and images (for OrderRepo).
+        product = self._products.get(int(request.params["id"]))
+        if product is None:
+            return wc_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        if not request.context.get("user"):
+            return wc_error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.")
+        return Response.json(200, copy.deepcopy(product))
+
+    def add_product(self, product_id: int, name: str = "Product", image: str | None = None) -> dict[str, Any]:
+        """Create a catalogue product with an optional image (GET products/<id> returns it)."""
+        images = [{"id": product_id * 10, "src": image, "name": name, "alt": ""}] if image else []
+        with self.lock:
+            self._products[product_id] = {"id": product_id, "name": name, "type": "simple", "images": images}
+            return copy.deepcopy(self._products[product_id])
 
     def _body(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         ctype = (request.header("Content-Type") or "").lower()
