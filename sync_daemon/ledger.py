@@ -312,13 +312,7 @@ class Ledger:
         stamp = _iso(now)
         with self.transaction() as connection:
             for item in items:
-                connection.execute(
-                    "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
-                    " number = excluded.number, modified = excluded.modified, status = excluded.status,"
-                    " last_seen_at = excluded.last_seen_at",
-                    [item.order_id, item.number, item.modified, item.status, stamp, stamp],
-                )
+                self._upsert_order(connection, item, stamp)
                 for mapped in item.mapped:
                     counts[self._ingest_one(connection, item, mapped, now, stamp)] += 1
                 if item.tracking_id:
@@ -328,6 +322,16 @@ class Ledger:
                         [item.order_id, item.tracking_id, now],
                     )
         return counts
+
+    @staticmethod
+    def _upsert_order(connection: sqlite3.Connection, item: IngestItem, stamp: str) -> None:
+        connection.execute(
+            "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+            " number = excluded.number, modified = excluded.modified, status = excluded.status,"
+            " last_seen_at = excluded.last_seen_at",
+            [item.order_id, item.number, item.modified, item.status, stamp, stamp],
+        )
 
     def _ingest_one(self, connection: sqlite3.Connection, item: IngestItem, mapped: Mapped, now: float, stamp: str):
         content = mapped.payload if mapped.payload is not None else {"rejected": mapped.rejection}
@@ -559,12 +563,7 @@ class Ledger:
         stamp = _iso(now)
         to_send = []
         with self.transaction() as connection:
-            connection.execute(
-                "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
-                " modified = excluded.modified, status = excluded.status, last_seen_at = excluded.last_seen_at",
-                [item.order_id, item.number, item.modified, item.status, stamp, stamp],
-            )
+            self._upsert_order(connection, item, stamp)
             for mapped in item.mapped:
                 key = [item.order_id, mapped.destination]
                 row = connection.execute(
