@@ -276,21 +276,66 @@ def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
 @config_option
 @friendly_errors
 def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | None) -> None:
-    """Check WooCommerce and every enabled platform without creating anything."""
-    from .connection import check_all
+    """Check WooCommerce and every enabled platform (or NAMES) without creating anything.
+
+    One line each: OK with what was verified, or FAILED with the cause and what to do.
+    Exit code 0 only when every check passes.
+    """
+    from .config import config_path
+    from .connection import check_all, format_line
 
     settings = load_settings(config_file, check=False)
-    results = check_all(settings, list(names))
+    results = check_all(settings, list(names), config_file=config_path(config_file))
     if as_json:
         print_json([vars(result) for result in results])
     else:
         for result in results:
-            line = f"{result.name:<12} {'OK' if result.ok else 'FAILED'}  {result.message}"
-            if result.hint and not result.ok:
-                line += f" — {result.hint}"
-            click.echo(redact(line))
+            click.echo(format_line(result))
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--endpoint", help="Endpoint / shop / base URL.")
+@click.option("--key", help="Key or id (consumer key, GoTrack API key, ShopBack offer id, Tracktor uuid).")
+@click.option(
+    "--secret",
+    help="Secret: consumer secret, API secret, OrderRepo API key, ShopBack token (visible in the process list: "
+    "prefer stdin or the prompt).",
+)
+@click.option("--origin", help="OrderRepo only: the domain added to the project, sent as Origin.")
+@click.option("--no-test", is_flag=True, help="Save without the connection test (a warning is printed).")
+@click.option(
+    "--credentials-dir",
+    type=click.Path(file_okay=False),
+    help="Write secrets as systemd credential files DIR/<section>.<key> instead of into the TOML.",
+)
+@config_option
+@friendly_errors
+def connect(
+    name: str,
+    endpoint: str | None,
+    key: str | None,
+    secret: str | None,
+    origin: str | None,
+    no_test: bool,
+    credentials_dir: str | None,
+    config_file: str | None,
+) -> None:
+    """Save & Test Connection for NAME (woocommerce, gotrack, orderrepo, …).
+
+    Asks for what is not given as an option (secrets without echo); when stdin is not a terminal,
+    reads them from it, one per line (endpoint, key, secret; an empty line keeps the current value).
+    Values are trimmed and checked, the connection is tested, and only when it passes are they
+    written into the config file (comments kept, atomically, mode 0600).
+    """
+    from .connect import run_connect
+
+    given = {"endpoint": endpoint, "key": key, "secret": secret, "extra": origin}
+    sys.exit(
+        run_connect(name, config_file=config_file, given=given, credentials_dir=credentials_dir, test=not no_test)
+    )
 
 
 @main.command()
@@ -302,6 +347,10 @@ def demo(passes: int) -> None:
 
     run_demo(passes=passes, echo=click.echo)
 
+
+from .cli_tracktor import tracktor  # noqa: E402 - the group reuses this module's helpers
+
+main.add_command(tracktor)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

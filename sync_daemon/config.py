@@ -249,8 +249,23 @@ class ShopBackSettings(DestinationSettings):
     def _offer_id(cls, value: Any) -> Any:
         # offer_id = 1234 (a TOML integer) is as good as "1234".
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value.strip() if isinstance(value, str) else value
+            value = str(value)
+        if isinstance(value, str):
+            value = value.strip()
+            if value and not re.fullmatch(r"[0-9]+", value):
+                raise ValueError(f"{value[:40]!r} is not numeric (the offer id is digits only, e.g. 1234)")
+        return value
+
+    @field_validator("security_token")
+    @classmethod
+    def _security_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and not re.fullmatch(r"[A-Za-z0-9]{32}", token):
+            # Never the value: only its shape, which is enough to spot a stray space or a truncated paste.
+            odd = sum(1 for char in token if not (char.isascii() and char.isalnum()))
+            shape = f"{len(token)} characters" + (f", {odd} of them not a letter or digit" if odd else "")
+            raise ValueError(f"must be 32 letters and digits (it has {shape})")
+        return value
 
     @field_validator("transaction_id_meta_key")
     @classmethod
@@ -267,20 +282,12 @@ class ShopBackSettings(DestinationSettings):
         return check_extra_fields(value)
 
     def format_problems(self) -> list[str]:
-        """Missing or malformed offer id and token, whether or not the section is enabled."""
+        """A missing offer id or token (their format is checked on load), enabled or not."""
         found = []
         if not self.offer_id:
             found.append("shopback.offer_id: required, numeric (from your ShopBack representative)")
-        elif not re.fullmatch(r"[0-9]+", self.offer_id):
-            found.append(f"shopback.offer_id: {self.offer_id[:40]!r} is not numeric (e.g. 1234)")
-        token = self.security_token.get_secret_value()
-        if not token:
+        if not self.security_token.get_secret_value():
             found.append("shopback.security_token: required, 32 letters and digits (from your ShopBack representative)")
-        elif not re.fullmatch(r"[A-Za-z0-9]{32}", token):
-            # Never the value: only its shape, which is enough to spot a stray space or a truncated paste.
-            odd = sum(1 for char in token if not (char.isascii() and char.isalnum()))
-            shape = f"{len(token)} characters" + (f", {odd} of them not a letter or digit" if odd else "")
-            found.append(f"shopback.security_token: must be 32 letters and digits (it has {shape})")
         return found
 
     def problems(self) -> list[str]:
@@ -309,16 +316,36 @@ class TracktorSettings(Section):
     def _base_url(cls, value: str) -> str:
         return _check_url(value, require_https=True).rstrip("/")
 
-    def problems(self) -> list[str]:
-        """Missing uuid or key, when enabled."""
-        if not self.enabled:
-            return []
+    @field_validator("uuid")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("order_id_meta_key")
+    @classmethod
+    def _meta_key(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name the order meta key that holds the Tracktor order id")
+        return value.strip()
+
+    def format_problems(self) -> list[str]:
+        """Missing or malformed uuid and key, whether or not the section is enabled."""
         found = []
-        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", self.uuid):
+        if not self.uuid:
             found.append("tracktor.uuid: required (your shop's Tracktor uuid, letters, digits and dashes)")
-        if not self.api_key.get_secret_value():
-            found.append("tracktor.api_key: required when tracktor is enabled")
+        elif not re.fullmatch(r"[A-Za-z0-9-]{1,64}", self.uuid):
+            found.append(f"tracktor.uuid: {self.uuid[:70]!r} is not a Tracktor uuid (letters, digits and dashes)")
+        key = self.api_key.get_secret_value()
+        if not key:
+            found.append("tracktor.api_key: required when tracktor is enabled (Tracktor → Settings → API)")
+        elif not _SECRET_SHAPE.fullmatch(key):
+            # Never the value: a stray space or a non-ASCII character is enough to point at the paste.
+            found.append(f"tracktor.api_key: must be printable ASCII without spaces (it has {len(key)} characters)")
         return found
+
+    def problems(self) -> list[str]:
+        """Missing or malformed uuid and key, when enabled."""
+        return self.format_problems() if self.enabled else []
 
 
 WOOCOMMERCE_STATUS_RANK = {"pending": 0, "on-hold": 1, "processing": 2, "completed": 3}

@@ -267,6 +267,10 @@ class Ledger:
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction() as connection:
+                # Another process (the daemon and a `status` started together) may have migrated
+                # since we looked: re-read under the write lock and skip what is done.
+                if int(connection.execute("PRAGMA user_version").fetchone()[0]) >= version:
+                    continue
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         connection.execute(statement)

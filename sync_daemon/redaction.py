@@ -20,8 +20,9 @@ _pattern: re.Pattern[str] | None = None
 
 # Values that look like credentials even when nobody registered them.
 _PREFIXED_CREDENTIAL = re.compile(
-    r"((?i:authorization:\s*\w+\s+)|(?i:consumer_secret|consumer_key|oauth_signature|security_token|api_secret"
-    r"|x-api-key)[=:]\s*)[^\s&'\"]+"
+    # Not after a dot: "gotrack.api_secret: required" is a config location, not a value.
+    r"((?i:authorization:\s*\w+\s+)|(?<![\w.])(?i:consumer_secret|consumer_key|oauth_signature|security_token"
+    r"|api_secret|x-api-key)[=:]\s*)[^\s&'\"]+"
 )
 _BARE_WOOCOMMERCE_KEY = re.compile(r"\b(?:cs|ck)_[0-9a-f]{20,}")
 

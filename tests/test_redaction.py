@@ -30,3 +30,8 @@ def test_network_error_reason_has_no_url():
         "[Errno 111] Connection refused'))"
     )
     assert _reason(error) == "connection refused"
+
+
+def test_config_locations_are_not_mistaken_for_values():
+    message = "woocommerce.consumer_secret: required; shopback.security_token: required"
+    assert redact(message) == message

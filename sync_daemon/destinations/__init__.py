@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from .base import CheckResult, Destination, MappingResult, PushResult
 from .gotrack import GoTrackDestination
 from .orderrepo import OrderRepoDestination, OrderRepoEventDestination
+from .shopback import ShopBackDestination
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 REGISTRY = {
     "gotrack": GoTrackDestination,
     "orderrepo": OrderRepoDestination,
+    "shopback": ShopBackDestination,
 }
 
 __all__ = ["REGISTRY", "CheckResult", "Destination", "MappingResult", "PushResult", "build_destinations"]

@@ -2,6 +2,14 @@
 
 from .gotrack import GoTrackSimulator
 from .orderrepo import OrderRepoSimulator
+from .shopback import ShopBackSimulator
+from .tracktor import TracktorSimulator
 from .woocommerce import WooCommerceSimulator
 
-__all__ = ["GoTrackSimulator", "OrderRepoSimulator", "WooCommerceSimulator"]
+__all__ = [
+    "GoTrackSimulator",
+    "OrderRepoSimulator",
+    "ShopBackSimulator",
+    "TracktorSimulator",
+    "WooCommerceSimulator",
+]

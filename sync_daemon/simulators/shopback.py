@@ -297,7 +297,7 @@ class ShopBackSimulator(SimulatorServer):
             current = self.update_settings(
                 correct_spelling=data.get("correct_spelling"),
                 accept_unknown_clicks=data.get("accept_unknown_clicks"),
-                garbage=data["garbage"] if "garbage" in data else False,
+                garbage=data.get("garbage", False),
             )
         except ValueError as exc:
             return admin_error(str(exc))

@@ -1,0 +1,123 @@
+"""``sync-daemon tracktor …``: Tracktor's status options and webhooks from the command line.
+
+Thin wrappers around ``tracktor.TracktorClient``: load the settings (``--config`` like every
+command), require an enabled, complete ``[tracktor]`` section (else exit 2 with every problem),
+print a table or JSON, and turn errors into one line and an exit code (2 configuration, 1 other).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+@click.group("tracktor")
+def tracktor() -> None:
+    """Tracktor (ShopPad): status options and webhooks of your shop."""
+
+
+# Imported once the group exists: cli.py imports this module at its end (and registers the group),
+# and when this module is imported first, cli.py's own import of it must already find the group.
+from .cli import config_option, console, friendly_errors, print_json  # noqa: E402
+from .redaction import redact  # noqa: E402
+
+
+def _cell(value: Any) -> Any:
+    """A table cell shown as plain text (no rich markup), secrets masked."""
+    from rich.text import Text
+
+    return Text(redact("" if value is None else str(value)))
+
+
+def _client(config_file: str | None) -> Any:
+    from .config import load_settings
+    from .errors import ConfigurationError
+    from .tracktor import TracktorClient
+
+    settings = load_settings(config_file, check=False).tracktor
+    if not settings.enabled:
+        raise ConfigurationError("tracktor is not enabled: set enabled = true in the [tracktor] section")
+    problems = settings.problems()
+    if problems:
+        raise ConfigurationError("invalid [tracktor] section:\n  - " + "\n  - ".join(problems))
+    return TracktorClient(settings)
+
+
+@tracktor.command("status-options")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def status_options(as_json: bool, config_file: str | None) -> None:
+    """The shipment statuses your Tracktor shop uses (built-in and custom)."""
+    from rich.table import Table
+
+    with _client(config_file) as client:
+        options = client.status_options()
+    if as_json:
+        print_json(options)
+        return
+    table = Table(title="Tracktor status options")
+    for column in ("slug", "name", "custom"):
+        table.add_column(column)
+    for option in options:
+        table.add_row(_cell(option["slug"]), _cell(option["name"]), "yes" if option.get("is_custom") else "")
+    console.print(table)
+
+
+@tracktor.group("webhooks")
+def webhooks() -> None:
+    """List, create and delete the shop's Tracktor webhooks."""
+
+
+@webhooks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def list_webhooks(as_json: bool, config_file: str | None) -> None:
+    """Every webhook Tracktor will call."""
+    from rich.table import Table
+
+    with _client(config_file) as client:
+        rows = client.webhooks()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no Tracktor webhooks")
+        return
+    table = Table(title="Tracktor webhooks")
+    for column in ("id", "topic", "address", "created"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(key)) for key in ("id", "topic", "address", "created_at")))
+    console.print(table)
+
+
+@webhooks.command("create")
+@click.argument("topic")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the created webhook as JSON.")
+@config_option
+@friendly_errors
+def create_webhook(topic: str, url: str, as_json: bool, config_file: str | None) -> None:
+    """Ask Tracktor to call URL (https) on TOPIC (order/all, fulfillment/delivered, …)."""
+    with _client(config_file) as client:
+        created = client.create_webhook(topic, url)
+    if as_json:
+        print_json(created)
+    else:
+        shown = f"{created.get('topic', topic)} → {created.get('address', url)}"
+        text = f"created webhook {created.get('id', '?')}: {shown}"
+        click.echo(redact(text))
+
+
+@webhooks.command("delete")
+@click.argument("webhook_id")
+@config_option
+@friendly_errors
+def delete_webhook(webhook_id: str, config_file: str | None) -> None:
+    """Delete the webhook WEBHOOK_ID (see `webhooks list`)."""
+    with _client(config_file) as client:
+        client.delete_webhook(webhook_id)
+    click.echo(f"deleted webhook {webhook_id}")
