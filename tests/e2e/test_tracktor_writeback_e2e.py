@@ -1,0 +1,102 @@
+"""Tracktor shipment statuses written back into WooCommerce by the running daemon."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync_daemon.simulators.orders import generate_orders
+from sync_daemon.simulators.tracktor import TracktorSimulator
+
+from .harness import Daemon, run_cli, wait_until, write_config
+
+
+@pytest.fixture
+def tracktor():
+    with TracktorSimulator() as simulator:
+        yield simulator
+
+
+def tracktor_config(tmp_path, woocommerce, tracktor, **extra):
+    credentials = tracktor.credentials
+    return write_config(
+        tmp_path / "config.toml", woocommerce, None,
+        **{"tracktor.enabled": "true", "tracktor.base_url": f'"{credentials["base_url"]}"',
+           "tracktor.uuid": f'"{credentials["uuid"]}"', "tracktor.api_key": f'"{credentials["api_key"]}"',
+           "tracktor.order_id_source": '"order_id"', "tracktor.poll_interval_seconds": "1",
+           "writeback.interval_seconds": "1", **extra},
+    )
+
+
+def tracktor_notes(woocommerce, order_id):
+    return [note["note"] for note in woocommerce.notes(order_id) if note["note"].startswith("Tracktor")]
+
+
+def test_each_shipment_step_is_noted_once_and_delivered_completes(tmp_path, woocommerce, tracktor):
+    woocommerce.add_orders(generate_orders(2, seed=21, start_id=9500))
+    tracktor.add_order("9500", fulfillments=[{"carrier": "Pathao", "tracking_number": "PX9500",
+                                              "shipment_status": "order_ready"}])
+    config = tracktor_config(tmp_path, woocommerce, tracktor)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: len(tracktor_notes(woocommerce, 9500)) == 1, timeout=20)
+        tracktor.advance("9500", "in_transit")
+        assert wait_until(lambda: len(tracktor_notes(woocommerce, 9500)) == 2, timeout=20)
+        assert woocommerce.get_order(9500)["status"] == "processing"
+        tracktor.advance("9500", "delivered")
+        assert wait_until(lambda: woocommerce.get_order(9500)["status"] == "completed", timeout=20)
+        passes = lambda: len([x for x in daemon.log_lines() if x.get("event") == "pass finished"])  # noqa: E731
+        seen = passes()
+        assert wait_until(lambda: passes() >= seen + 3, timeout=20)
+    finally:
+        assert daemon.stop() == 0
+    assert tracktor_notes(woocommerce, 9500) == [
+        "Tracktor: order_ready — carrier Pathao, tracking PX9500",
+        "Tracktor: in_transit — carrier Pathao, tracking PX9500",
+        "Tracktor: delivered — carrier Pathao, tracking PX9500",
+    ]
+    meta = {entry["key"]: entry["value"] for entry in woocommerce.get_order(9500)["meta_data"]}
+    assert meta["_sync_daemon_tracking_number"] == "PX9500" and meta["_sync_daemon_carrier"] == "Pathao"
+    assert woocommerce.notes(9501) == []  # not known to Tracktor: not tracked
+    history = json.loads(run_cli("status", "9500", "--json", config=config).stdout)
+    assert history["tracking"]["shipment_status"] == "delivered" and history["tracking"]["done"] == 1
+
+
+def test_exception_is_surfaced_and_counted(tmp_path, woocommerce, tracktor):
+    woocommerce.add_orders(generate_orders(1, seed=22, start_id=9600))
+    tracktor.add_order("9600", fulfillments=[{"carrier": "Steadfast", "tracking_number": "SF1",
+                                              "shipment_status": "in_transit"}])
+    tracktor.set_exception("9600", "undelivered")
+    config = tracktor_config(tmp_path, woocommerce, tracktor)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: any("exception: undelivered" in n for n in tracktor_notes(woocommerce, 9600)), 20)
+    finally:
+        assert daemon.stop() == 0
+    assert any(line.get("event") == "Tracktor reports a shipment exception" for line in daemon.log_lines())
+    summary = json.loads(run_cli("status", "--json", config=config).stdout)
+    assert summary["tracking"]["exceptions"] == 1
+    assert "1 with a shipment exception" in run_cli("status", config=config).stdout
+    assert woocommerce.get_order(9600)["status"] == "processing"
+
+
+def test_writeback_dry_run_shows_and_changes_nothing(tmp_path, woocommerce, tracktor):
+    woocommerce.add_orders(generate_orders(1, seed=23, start_id=9700))
+    tracktor.add_order("9700", fulfillments=[{"carrier": "Pathao", "tracking_number": "PX1",
+                                              "shipment_status": "delivered"}])
+    # The daemon only records the order for tracking; the write-back job is off.
+    config = tracktor_config(tmp_path, woocommerce, tracktor, **{"writeback.enabled": "false"})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: any(x.get("event") == "pass finished" for x in daemon.log_lines()), 20)
+    finally:
+        daemon.stop()
+    woocommerce_writes = len(woocommerce.writes())
+    result = run_cli("writeback", "--dry-run", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "order 9700: would write: status processing → completed" in result.stdout
+    assert len(woocommerce.writes()) == woocommerce_writes
+    applied = run_cli("writeback", config=config)
+    assert "order 9700: wrote: status processing → completed" in applied.stdout
+    assert woocommerce.get_order(9700)["status"] == "completed"
