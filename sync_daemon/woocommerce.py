@@ -169,3 +169,16 @@ def _modified(order: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# -- connection-check probes (used by connection.py) ----------------------------------------------
+
+
+def probe_response(source: WooCommerceSource, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+    """One authenticated request exactly as the daemon signs it, answered raw, redirects not followed.
+
+    For ``test-connection``, which reads every answer itself: requests' exceptions are not
+    translated either, so the caller can tell TLS problems, DNS failures and timeouts apart.
+    ``put`` needs ``data=``; ``get`` takes ``params=``.
+    """
+    return getattr(source.api, method)(endpoint, allow_redirects=False, **kwargs)

@@ -192,34 +192,112 @@ class GoTrackDestination:
         http.raise_for_status(response, platform=PLATFORM, detail=message)
 
     def check_connection(self) -> CheckResult:
-        """POST an empty order: GoTrack checks auth first, so 400/422 proves the credentials.
+        """Prove the key/secret with a request GoTrack must refuse — for validation, after authentication.
 
-        An empty body cannot create anything (it lacks customer.phone and line_items), and the
-        documented order of checks is authentication, then validation: a 401 therefore means
-        the key/secret pair is wrong, and a 400 or 422 means it was accepted.
+        The reasoning, from the contract (``shared/seeds/000_…``):
+
+        - Every request is authenticated first: HTTP Basic with the API key and secret, answered
+          401 ``unauthorized`` "Invalid API key/secret" when they are wrong. Only an authenticated
+          request reaches the body, whose errors are 400 ``bad_request`` (a required field is
+          missing) and 422 ``validation_failed``. (GoTrack is a Laravel app: its auth middleware
+          runs before the controller validates; the simulator does the same.)
+        - The probe is ``POST`` of an empty JSON object to the order endpoint. ``customer.phone``
+          and ``line_items`` are documented as required, so no conforming server can create an
+          order from it, and it carries no ``external_order_id``, so it cannot touch an idempotency
+          record either. The only possible answers are 401 (credentials refused) or 400/422
+          (credentials accepted, body refused).
+        - Hence: 401 → the key/secret pair is wrong; 400/422 → it was accepted and nothing was
+          created. 404/405 or an HTML page say the URL is not the order endpoint; 5xx that GoTrack
+          is unwell. A 2xx would mean the URL is not GoTrack's API (it cannot accept that body).
+        - Redirects are not followed: a redirected POST turns into a GET elsewhere and would prove
+          nothing (and would carry the credentials to another place).
         """
+        import requests
+
+        from ..config import origin_of
+        from ..diagnose import html_title, network_failure, redirect_target, url_path
+
+        timeout = self.settings.timeout_seconds
         try:
-            response = http.send(
-                self.session, "POST", self.endpoint, platform=PLATFORM, timeout=self.settings.timeout_seconds, json={}
+            response = self.session.post(self.endpoint, json={}, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as error:
+            cause, fix = network_failure(error, self.endpoint, timeout, setting="gotrack.endpoint")
+            return CheckResult(NAME, False, f"{PLATFORM}: {cause}", fix)
+        status = response.status_code
+        details: dict[str, Any] = {"http_status": status}
+        body = http.json_body(response)
+        if status in (400, 422) and isinstance(body, dict) and not http.is_html(response):
+            return CheckResult(
+                NAME,
+                True,
+                f"API key and secret accepted (an empty order was refused with {status}, as it must be after "
+                "authentication; nothing created)",
+                details=details,
             )
-        except RetryableError as error:
-            return CheckResult(NAME, False, str(error), "check the endpoint URL and the network")
-        if response.status_code in (400, 422):
-            return CheckResult(NAME, True, "credentials accepted (validation-only request, nothing created)")
-        if response.status_code == 401:
+        if status == 401:
             return CheckResult(
                 NAME,
                 False,
-                "GoTrack rejected the API key/secret (401)",
-                "re-copy both from GoTrack → Settings → API; regenerated keys invalidate the old ones",
+                f"{PLATFORM} rejected the API key/secret (401 {_error_message(response)})",
+                "copy both again from GoTrack → Settings → API (click Show before copying the secret, or use the "
+                "Copy buttons); Regenerate Key & Secret invalidates the old pair at once",
+                details | {"auth_rejected": True},
+            )
+        path = url_path(self.endpoint) or "/"
+        expected = f"{origin_of(self.endpoint)}/api/v1/orders"
+        if 300 <= status < 400:
+            target = redirect_target(response)
+            return CheckResult(
+                NAME,
+                False,
+                f"{PLATFORM}: the endpoint redirects (HTTP {status}) to {http.safe_url(target) or 'another page'}",
+                "set gotrack.endpoint to the Endpoint URL exactly as GoTrack → Settings → API shows it",
+                details,
+            )
+        if status in (404, 405):
+            return CheckResult(
+                NAME,
+                False,
+                f"{PLATFORM}: HTTP {status} from {http.safe_url(self.endpoint)}: the endpoint URL has a wrong path "
+                f"({path})",
+                f"use the Endpoint URL from GoTrack → Settings → API; it ends in /api/v1/orders (e.g. {expected})",
+                details,
             )
         if http.is_html(response):
-            return CheckResult(NAME, False, "the endpoint answered with an HTML page, not the API", "check the URL")
+            title = html_title(response)
+            return CheckResult(
+                NAME,
+                False,
+                f"{PLATFORM}: the endpoint answered with an HTML page{' (“' + title + '”)' if title else ''}, "
+                f"not the API (HTTP {status})",
+                "check gotrack.endpoint: it is the Endpoint URL from GoTrack → Settings → API",
+                details,
+            )
+        if status == 429:
+            return CheckResult(NAME, False, f"{PLATFORM} is rate-limiting this server (429)", "try later", details)
+        if status >= 500:
+            return CheckResult(
+                NAME,
+                False,
+                f"{PLATFORM} is having problems (HTTP {status}: {_error_message(response)})",
+                "try again later",
+                details,
+            )
+        if 200 <= status < 300:
+            return CheckResult(
+                NAME,
+                False,
+                f"{PLATFORM}: the endpoint accepted an empty order (HTTP {status}); it does not behave like "
+                "GoTrack's order API",
+                "check gotrack.endpoint",
+                details,
+            )
         return CheckResult(
             NAME,
             False,
-            f"unexpected HTTP {response.status_code} from the endpoint: {_error_message(response)}",
-            "the endpoint URL should end in /api/v1/orders",
+            f"{PLATFORM}: unexpected HTTP {status} from the endpoint: {_error_message(response)}",
+            "check gotrack.endpoint (it ends in /api/v1/orders)",
+            details,
         )
 
     def close(self) -> None:
