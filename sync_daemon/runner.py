@@ -252,8 +252,14 @@ class Daemon:
         self.notifier.stopping()
         self.scheduler.shutdown(wait=False)
         finished = self.engine.busy.acquire(timeout=STOP_GRACE_SECONDS + 2)
-        self.engine.close()
-        self.ledger.close()
+        try:
+            self.engine.close()
+            self.ledger.close()
+        finally:
+            if finished:
+                # A job that fired meanwhile is waiting for this lock; it sees the stop and returns
+                # (holding the lock forever would keep its thread, and so the process, alive).
+                self.engine.busy.release()
         log.info("sync-daemon stopped", clean=finished)
         if not finished:
             # A request is still hanging in the poll thread; its row stays 'sending' and is sent
