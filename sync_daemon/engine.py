@@ -8,10 +8,12 @@ in flight per destination, so one slow or paused platform never delays another.
 
 from __future__ import annotations
 
+import functools
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -291,9 +293,37 @@ class Engine:
         """Send every due delivery, batch by batch, with bounded concurrency per destination."""
         summary = summary or PassSummary()
         batch_size = self.settings.delivery.batch_size
-        in_flight: dict[Future[Outcome], Due] = {}
-        busy: set[str] = set()
+        busy: set[str] = set()  # destinations whose batch is not recorded yet (this thread only)
         finished: dict[str, list[Outcome]] = {}
+        in_flight = 0
+        # Shared with the senders, under ``lock``: requests of each batch still out, and finished
+        # requests not collected yet.
+        lock = threading.Lock()
+        left: dict[str, int] = {}
+        done: dict[str, list[Future[Outcome]]] = {}
+        # This thread wakes once per finished batch (and for every finished request once stopping),
+        # not once per request: each wake-up costs the senders a hand-over of the interpreter lock.
+        wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+        def on_done(name: str, future: Future[Outcome]) -> None:
+            with lock:
+                done[name].append(future)
+                left[name] -= 1
+                last = not left[name]
+            if last or self.stop_event.is_set():
+                wake.put(None)
+
+        def collect() -> tuple[int, set[str]]:
+            # One snapshot: a batch counted complete has every one of its requests taken here.
+            with lock:
+                taken = {name: futures for name, futures in done.items() if futures}
+                for name in taken:
+                    done[name] = []
+                complete = {name for name in busy if not left[name]}
+            for name, futures in taken.items():
+                finished[name].extend(future.result() for future in futures)
+            return sum(len(futures) for futures in taken.values()), complete
+
         while True:
             if not self.stop_event.is_set():
                 for name in self.destinations:
@@ -305,26 +335,32 @@ class Engine:
                     self.ledger.mark_sending(batch, now=self.clock())
                     busy.add(name)
                     finished[name] = []
+                    with lock:
+                        left[name] = len(batch)
+                        done.setdefault(name, [])
+                    in_flight += len(batch)
+                    callback = functools.partial(on_done, name)
                     for due in batch:
-                        in_flight[self._pools[name].submit(self._send, due, False)] = due
+                        self._pools[name].submit(self._send, due, False).add_done_callback(callback)
             if not in_flight:
                 return summary
             timeout = STOP_GRACE_SECONDS if self.stop_event.is_set() else None
-            done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
-            if not done:
+            try:
+                wake.get(timeout=timeout)
+            except queue.Empty:
+                in_flight -= collect()[0]
                 log.warning(
                     "stopping with requests in flight; they stay 'sending' and go out again at start",
-                    count=len(in_flight),
+                    count=in_flight,
                 )
                 self._record(finished, summary, flush_all=True)
                 return summary
-            for future in done:
-                due = in_flight.pop(future)
-                finished[due.destination].append(future.result())
-            for name in list(busy):
-                if not any(due.destination == name for due in in_flight.values()):
-                    busy.discard(name)
-            self._record(finished, summary, flush_all=False, complete=set(finished) - busy)
+            while not wake.empty():
+                wake.get()
+            collected, complete = collect()
+            in_flight -= collected
+            busy -= complete
+            self._record(finished, summary, flush_all=False, complete=complete)
 
     def _record(
         self,
@@ -377,8 +413,14 @@ class Engine:
         def outcome(kind: str, **fields: Any) -> Outcome:
             return Outcome(due.order_id, name, kind, due.operation, payload_hash=due.payload_hash, **fields)
 
-        if not ignore_pause and (self.stop_event.is_set() or self.paused(name)):
-            return outcome("skipped")
+        if not ignore_pause:
+            # deliver_due checked the ledger's pauses when it took the batch; a pause that starts
+            # during the batch is set in memory first (_halt), so memory is all there is to check
+            # here, without a ledger query (and its lock) per request.
+            with self._halt_lock:
+                halt = self._halts.get(name)
+            if self.stop_event.is_set() or (halt is not None and halt.until > self.clock()):
+                return outcome("skipped")
         started = time.monotonic()
         elapsed = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
         delivery = self.settings.delivery

@@ -315,10 +315,17 @@ class Ledger:
         counts = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
         stamp = _iso(now)
         with self.transaction() as connection:
+            # The page's existing rows in one query, not one query per (order, destination).
+            rows = self._delivery_rows(connection, [item.order_id for item in items])
+            seen: set[tuple[int, str]] = set()
             for item in items:
                 self._upsert_order(connection, item, stamp)
                 for mapped in item.mapped:
-                    counts[self._ingest_one(connection, item, mapped, now, stamp)] += 1
+                    key = (item.order_id, mapped.destination)
+                    # An order listed twice in one call: the second sees what the first wrote.
+                    row = self._delivery_rows(connection, [item.order_id]).get(key) if key in seen else rows.get(key)
+                    seen.add(key)
+                    counts[self._ingest_one(connection, item, mapped, now, stamp, row)] += 1
                 if item.tracking_id:
                     connection.execute(
                         "INSERT INTO tracking (order_id, tracktor_id, first_seen_at) VALUES (?, ?, ?)"
@@ -337,14 +344,36 @@ class Ledger:
             [item.order_id, item.number, item.modified, item.status, stamp, stamp],
         )
 
-    def _ingest_one(self, connection: sqlite3.Connection, item: IngestItem, mapped: Mapped, now: float, stamp: str):
+    @staticmethod
+    def _delivery_rows(
+        connection: sqlite3.Connection, order_ids: Sequence[int]
+    ) -> dict[tuple[int, str], tuple[str, str | None, str | None]]:
+        """(order id, destination) → (state, payload_hash, delivered_hash) of existing deliveries."""
+        found = {}
+        ids = list(dict.fromkeys(order_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for order_id, destination, *row in connection.execute(
+                "SELECT order_id, destination, state, payload_hash, delivered_hash FROM deliveries"
+                f" WHERE order_id IN ({marks})",
+                chunk,
+            ):
+                found[(order_id, destination)] = tuple(row)
+        return found
+
+    def _ingest_one(
+        self,
+        connection: sqlite3.Connection,
+        item: IngestItem,
+        mapped: Mapped,
+        now: float,
+        stamp: str,
+        row: tuple[str, str | None, str | None] | None,
+    ):
         content = mapped.payload if mapped.payload is not None else {"rejected": mapped.rejection}
         new_hash = payload_hash(content)
         payload_text = json.dumps(mapped.payload, ensure_ascii=False) if mapped.payload is not None else None
-        row = connection.execute(
-            "SELECT state, payload_hash, delivered_hash FROM deliveries WHERE order_id = ? AND destination = ?",
-            [item.order_id, mapped.destination],
-        ).fetchone()
         key = [item.order_id, mapped.destination]
         if row is None:
             state = "pending" if mapped.payload is not None else ("skipped" if mapped.skipped else "rejected")
@@ -450,30 +479,74 @@ class Ledger:
 
     def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
         """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
+        stamp = _iso(now)
         with self.transaction() as connection:
             connection.executemany(
                 "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
-                [(_iso(now), due.order_id, due.destination) for due in batch],
+                [(stamp, due.order_id, due.destination) for due in batch],
             )
 
     def record(self, outcomes: Sequence[Outcome], *, now: float) -> None:
-        """Apply a batch of send outcomes in one transaction."""
+        """Apply a batch of send outcomes in one transaction.
+
+        Delivered rows and the attempt log are written with one statement each for the whole batch,
+        and each destination's health record once, with what its last outcome in the batch says.
+        """
         stamp = _iso(now)
         with self.transaction() as connection:
-            for outcome in outcomes:
-                self._record_one(connection, outcome, now, stamp)
-
-    def _record_one(self, connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
-        key = [outcome.order_id, outcome.destination]
-        if outcome.kind == "delivered":
-            connection.execute(
+            connection.executemany(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
                 " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
-                " delivered_at = ?, updated_at = ?, note = COALESCE(?, note)"
-                " WHERE order_id = ? AND destination = ?",
-                [outcome.remote_id, outcome.payload_hash, stamp, stamp, None, *key],
+                " delivered_at = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+                [
+                    (outcome.remote_id, outcome.payload_hash, stamp, stamp, outcome.order_id, outcome.destination)
+                    for outcome in outcomes
+                    if outcome.kind == "delivered"
+                ],
             )
-        elif outcome.kind == "rejected":
+            for outcome in outcomes:
+                if outcome.kind != "delivered":
+                    self._record_one(connection, outcome, now, stamp)
+            connection.executemany(
+                "INSERT INTO attempts (order_id, destination, at, operation, outcome, http_status, message,"
+                " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        outcome.order_id,
+                        outcome.destination,
+                        stamp,
+                        outcome.operation,
+                        outcome.kind,
+                        outcome.http_status,
+                        (outcome.message or "")[:_ATTEMPT_MESSAGE_LIMIT] or None,
+                        outcome.duration_ms,
+                    )
+                    for outcome in outcomes
+                    if outcome.kind != "skipped"
+                ],
+            )
+            succeeded = {outcome.destination for outcome in outcomes if outcome.kind == "delivered"}
+            failed = {
+                outcome.destination: outcome.message
+                for outcome in outcomes
+                if outcome.kind in ("retry", "rejected", "paused")
+            }
+            connection.executemany(
+                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
+                [(name, stamp) for name in succeeded],
+            )
+            connection.executemany(
+                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
+                " last_error_at = excluded.last_error_at",
+                [(name, message, stamp) for name, message in failed.items()],
+            )
+
+    def _record_one(self, connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
+        """The row update for an outcome other than delivered (``record`` logs the attempt)."""
+        key = [outcome.order_id, outcome.destination]
+        if outcome.kind == "rejected":
             connection.execute(
                 "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, next_attempt_at = NULL,"
                 " last_error = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
@@ -507,30 +580,6 @@ class Ledger:
             )
         else:
             raise ValueError(f"unknown outcome kind {outcome.kind!r}")
-        if outcome.kind != "skipped":
-            self._log_attempt(
-                connection,
-                *key,
-                outcome.operation,
-                outcome.kind,
-                outcome.http_status,
-                outcome.message,
-                outcome.duration_ms,
-                stamp,
-            )
-        if outcome.kind == "delivered":
-            connection.execute(
-                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
-                [outcome.destination, stamp],
-            )
-        elif outcome.kind in ("retry", "rejected", "paused"):
-            connection.execute(
-                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
-                " last_error_at = excluded.last_error_at",
-                [outcome.destination, outcome.message, stamp],
-            )
 
     def retry_delay(self, attempts: int, retry_after: float | None = None) -> float | None:
         """Seconds until attempt ``attempts + 1``, with jitter; None once the schedule is spent."""
