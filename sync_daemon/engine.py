@@ -149,7 +149,7 @@ class Engine:
         if recovered:
             log.warning("recovered interrupted deliveries", count=recovered)
         for name, destination in self.destinations.items():
-            if self.ledger.note_fingerprint(name, self.settings.fingerprint(destination.section)):
+            if self.ledger.note_fingerprint(name, self.settings.fingerprint(destination.section), now=self.clock()):
                 log.info("destination settings changed; any credentials pause is lifted", destination=name)
 
     def close(self) -> None:

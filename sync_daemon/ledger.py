@@ -133,6 +133,9 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()[:32]
 
 
+_LIFTED_BY_NEW_SETTINGS = ("auth", "quota", "config")  # pauses that new settings may cure
+
+
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
@@ -724,19 +727,32 @@ class Ledger:
         rows = list(self._rows("SELECT * FROM destinations WHERE name = ?", [name]))
         return rows[0] if rows else {"name": name, "paused_until": None, "pause_kind": None, "fingerprint": None}
 
-    def note_fingerprint(self, name: str, fingerprint: str) -> bool:
-        """Store a destination's config fingerprint; True when it changed (pause then lifted)."""
-        previous = self.destination(name).get("fingerprint")
+    def note_fingerprint(self, name: str, fingerprint: str, *, now: float) -> bool:
+        """Store a destination's config fingerprint; True when it changed (pause then lifted).
+
+        Lifting the pause also makes the rows it parked due now: they were set back to
+        ``pending`` with the pause's end as their next attempt, and would otherwise wait it out.
+        """
+        record = self.destination(name)
+        previous = record.get("fingerprint")
         if previous == fingerprint:
             return False
+        lifted = record.get("pause_kind") in _LIFTED_BY_NEW_SETTINGS
         with self.transaction() as connection:
             connection.execute(
                 "INSERT INTO destinations (name, fingerprint) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET"
-                " fingerprint = excluded.fingerprint,"
-                " paused_until = CASE WHEN pause_kind IN ('auth', 'quota', 'config') THEN NULL ELSE paused_until END,"
-                " pause_kind = CASE WHEN pause_kind IN ('auth', 'quota', 'config') THEN NULL ELSE pause_kind END",
+                " fingerprint = excluded.fingerprint",
                 [name, fingerprint],
             )
+            if lifted:
+                connection.execute(
+                    "UPDATE destinations SET paused_until = NULL, pause_kind = NULL WHERE name = ?", [name]
+                )
+                connection.execute(
+                    "UPDATE deliveries SET next_attempt_at = ? WHERE destination = ? AND state = 'pending'"
+                    " AND next_attempt_at > ?",
+                    [now, name, now],
+                )
         return previous is not None
 
     # -- tracking and write-back ----------------------------------------------------------

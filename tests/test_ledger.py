@@ -154,13 +154,36 @@ def test_cursor_only_moves_forward(ledger):
 
 
 def test_pause_and_fingerprint_change_lifts_it(ledger):
-    assert ledger.note_fingerprint("a", "one") is False
+    assert ledger.note_fingerprint("a", "one", now=NOW) is False
     ledger.pause_destination("a", kind="auth", reason="401", until=NOW + 3600, now=NOW)
     assert ledger.destination("a")["pause_kind"] == "auth"
-    assert ledger.note_fingerprint("a", "one") is False
+    assert ledger.note_fingerprint("a", "one", now=NOW) is False
     assert ledger.destination("a")["pause_kind"] == "auth"
-    assert ledger.note_fingerprint("a", "two") is True
+    assert ledger.note_fingerprint("a", "two", now=NOW) is True
     assert ledger.destination("a")["paused_until"] is None
+
+
+def test_lifted_pause_makes_the_rows_it_parked_due_now(ledger):
+    ledger.note_fingerprint("a", "one", now=NOW)
+    ledger.ingest([item(1), item(2)], now=NOW)
+    send_all(ledger, kind="retry", message="503")  # order rows with a backoff of their own
+    ledger.ingest([item(3)], now=NOW)
+    ledger.pause_destination("a", kind="auth", reason="401", until=NOW + 3600, now=NOW)
+    send_all(ledger, kind="paused", message="401", retry_after=3600)
+    assert ledger.due("a", now=NOW + 1, limit=10) == []
+    assert ledger.note_fingerprint("a", "two", now=NOW + 1) is True
+    # The parked row goes out now; the rows backing off after a 503 keep their own schedule.
+    assert [due.order_id for due in ledger.due("a", now=NOW + 1, limit=10)] == [3]
+
+
+def test_new_settings_without_a_pause_move_no_row(ledger):
+    ledger.note_fingerprint("a", "one", now=NOW)
+    ledger.ingest([item(1)], now=NOW)
+    send_all(ledger, kind="skipped", retry_after=600)  # a throttle, which new settings do not cure
+    ledger.pause_destination("a", kind="throttle", reason="429", until=NOW + 600, now=NOW)
+    assert ledger.note_fingerprint("a", "two", now=NOW) is True
+    assert ledger.destination("a")["pause_kind"] == "throttle"
+    assert ledger.due("a", now=NOW + 1, limit=10) == []
 
 
 def test_resync_prepares_a_rejected_row_for_sending(ledger):

@@ -81,16 +81,11 @@ def gotrack_status(config):
     return json.loads(result.stdout)["destinations"].get("gotrack", {}) if result.returncode == 0 else {}
 
 
-LONG_PAUSE_BUG = (
-    "ledger.note_fingerprint lifts the destination's pause on reload, but the rows paused with it keep "
-    "next_attempt_at = pause time + auth_pause_seconds, so they wait out the old pause (1 h by default; a year "
-    "for a config pause) — see the report"
-)
 
 
 @pytest.mark.parametrize(
     "auth_pause_seconds",
-    [2, pytest.param(3600, marks=pytest.mark.xfail(strict=True, reason=LONG_PAUSE_BUG))],
+    [2, 3600],
 )
 def test_rotated_key_pauses_then_connect_and_sighup_resume_delivery(
     tmp_path, woocommerce, gotrack, auth_pause_seconds
