@@ -121,7 +121,9 @@ class WooCommerceSource:
             total_pages = int(response.headers.get("X-WP-TotalPages") or 1)
             if not orders or page >= total_pages:
                 return
-            last_seen = max((_modified(order) for order in orders), default=None)
+            # An order without a usable date (a plugin dropped it, WordPress's zero date) does not
+            # move the window; the engine rejects it with the reason.
+            last_seen = max((moment for moment in map(_modified, orders) if moment is not None), default=None)
             next_start = last_seen - timedelta(seconds=1) if last_seen else window_start
             if next_start > window_start:
                 window_start, page = next_start, 1

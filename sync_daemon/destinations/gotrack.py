@@ -12,6 +12,8 @@ delivery_charge + cod_charge, and requires quantity > 0 and selling_price > 0):
 - Zero-priced items (free gifts) cannot be sent (price must be > 0): by default they are left out
   and the ledger notes which; ``zero_price_items = "reject"`` rejects the order instead.
 - A negative fee (a discount booked as a fee) cannot be expressed: the order is rejected.
+- GoTrack's order has no currency field: it collects cash on delivery in Bangladeshi taka. An
+  order in any other currency is rejected rather than sent with its amounts read as taka.
 - Finally the total GoTrack will compute is compared with WooCommerce's; any difference rejects
   the order with both figures, rather than sending a wrong total.
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 NAME = "gotrack"
 PLATFORM = "GoTrack"
+CURRENCY = "BDT"
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 
@@ -67,6 +70,10 @@ def _split_line(name: str, quantity: int, gross: Decimal) -> list[dict[str, Any]
 
 def map_order(order: Order, settings: GoTrackSettings) -> MappingResult:
     """GoTrack's payload for an order; raise UnmappableOrder with the reason when impossible."""
+    if order.currency != CURRENCY:
+        raise UnmappableOrder(
+            f"the order is in {order.currency}; GoTrack takes amounts in Bangladeshi taka ({CURRENCY}) only"
+        )
     phone = normalise_bd_mobile(order.phone, settings.phone_format)
     lines: list[dict[str, Any]] = []
     skipped: list[str] = []

@@ -55,7 +55,13 @@ PLATFORM = "OrderRepo"
 STATUSES = ("new", "processing", "done", "cancelled")
 PAGE_SIZE = 100
 CUSTOMER_NOTE_LIMIT = 1000  # characters of the customer note sent in data[]
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# "Valid email format" in OrderRepo's field table: the WHATWG (HTML form) definition, which is as
+# strict as the platform's check. A looser test here would let OrderRepo refuse the whole order
+# over an address that is better left out (a trailing dot, a space, a missing top-level label).
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 DATA_LABELS = {
     "order_number": "Order number",
     "delivery_address": "Delivery address",
