@@ -32,6 +32,13 @@ def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict
     return {key: _redact_values(value) for key, value in event_dict.items()}
 
 
+class _DropDeliberateSkips(logging.Filter):
+    """APScheduler warns at every tick a pass outlasts; never running two polls at once is the design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def configure(level: str = "info", log_format: str = "auto", stream: Any = None) -> None:
     """Configure structlog and the standard library's logging for the whole process."""
     stream = stream or sys.stderr
@@ -41,12 +48,12 @@ def configure(level: str = "info", log_format: str = "auto", stream: Any = None)
         if use_json
         else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
+    stamp = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     numeric_level = getattr(logging, level.upper(), logging.INFO)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *stamp,
             structlog.processors.format_exc_info,
             redact_event,
             renderer,
@@ -55,7 +62,24 @@ def configure(level: str = "info", log_format: str = "auto", stream: Any = None)
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    # Library records (APScheduler, urllib3) take the same road: one format in the journal, and
+    # the same masking of secrets, since their messages can carry whole URLs.
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_DropDeliberateSkips())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *stamp],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_event,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
     # Library loggers print whole URLs (OAuth signatures, tokens) at debug level: keep them quiet.
-    logging.basicConfig(level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s")
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
