@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -203,6 +204,10 @@ class Ledger:
         self.jitter = jitter
         self._lock = threading.RLock()
         self._closed = False
+        if not self.path.exists():
+            # Payloads hold customers' names, phones and addresses: owner-only from the first byte
+            # (SQLite gives the -wal and -shm files the same mode).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self.db = sqlite_utils.Database(connection)
         self.db.execute("PRAGMA journal_mode=WAL")

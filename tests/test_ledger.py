@@ -218,3 +218,20 @@ def test_connector_can_cap_attempts_below_the_schedule(ledger):
     assert state(ledger) == "retrying"
     send_all(ledger, kind="retry", now=NOW + 10, message="odd answer", max_attempts=2)
     assert state(ledger) == "dead"
+
+
+def test_a_new_ledger_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o022)  # the usual umask outside systemd, which would make files 0644
+    try:
+        ledger = Ledger.open(tmp_path)
+        ledger.ingest([item()], now=NOW)
+        files = list(tmp_path.glob("ledger.sqlite3*"))
+        assert len(files) == 3  # the database, its WAL and its shared-memory index
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        ledger.close()
+    finally:
+        os.umask(previous)
