@@ -1,0 +1,57 @@
+"""The fault soak (bench/soak.py) at a size the suite can afford: 300 orders, 3 × kill -9.
+
+The full soak (2 000 orders, 10 kills) is ``python bench/soak.py``; this runs the same code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from bench.soak import PLATFORMS, SoakResult, report, run_soak, verdicts
+
+
+def test_short_soak_loses_nothing_and_creates_nothing_twice(tmp_path):
+    result = run_soak(300, 3, tmp_path, seed=7, drain_timeout=240)
+    passed, text = report(result)
+    assert passed, text
+    assert result.drained, text
+    assert len(result.kills) == 3
+    for platform in PLATFORMS:
+        # The faults really happened: a soak without them would prove nothing.
+        fired = result.fault_counts[platform]
+        for kind in ("status", "timeout", "reset", "commit_then_500"):
+            assert fired.get(kind, 0) > 0, f"{platform}: no {kind} fault fired\n{text}"
+        assert sum(result.held[platform].values()) == 300, text
+        assert set(result.held[platform].values()) == {1}, text
+
+
+def _result(held_gotrack: Counter[str]) -> SoakResult:
+    totals = {1: (Decimal("100.00"), "BDT"), 2: (Decimal("5"), "BDT"), 3: (Decimal("7"), "BDT")}
+    result = SoakResult(orders=3, totals=totals)
+    held_orderrepo = Counter({"1": 1, "2": 1, "3": 1})
+    result.held = {"gotrack": held_gotrack, "orderrepo": held_orderrepo}
+    result.stored_totals = {
+        "gotrack": {key: {"1": 100, "2": 5, "3": 7}[key] for key in held_gotrack},
+        "orderrepo": {"1": 10000, "2": 500, "3": 700},
+    }
+    result.create_requests = {platform: Counter() for platform in PLATFORMS}
+    result.final_exit_code = 0
+    result.drained = True
+    return result
+
+
+def test_the_verdict_fails_on_a_loss_and_on_a_duplicate():
+    assert report(_result(Counter({"1": 1, "2": 1, "3": 1})))[0] is True
+    lost = verdicts(_result(Counter({"1": 1, "2": 1})))
+    assert lost[0].missing == [3] and not lost[0].ok
+    doubled = _result(Counter({"1": 1, "2": 2, "3": 1}))
+    passed, text = report(doubled)
+    assert not passed and "gotrack held twice: [2]" in text
+
+
+def test_the_verdict_fails_on_a_wrong_total():
+    wrong = _result(Counter({"1": 1, "2": 1, "3": 1}))
+    wrong.stored_totals["gotrack"]["1"] = 99
+    passed, text = report(wrong)
+    assert not passed and "gotrack wrong total" in text
