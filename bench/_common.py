@@ -159,6 +159,7 @@ def daemon_config(
     retry_schedule: Sequence[float] | None = None,
     retry_jitter: float | None = None,
     status_pull_interval: float | None = None,
+    writeback_interval: float | None = None,
     log_level: str = "info",
 ) -> Path:
     """Write a TOML config pointing at the simulators (``info`` entries of SimulatorProcess or sims).
@@ -179,6 +180,8 @@ def daemon_config(
         },
         "delivery": {},
     }
+    if writeback_interval is not None:
+        document["writeback"] = {"interval_seconds": writeback_interval}
     if batch_size is not None:
         document["delivery"]["batch_size"] = batch_size
     if retry_schedule is not None:

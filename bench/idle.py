@@ -6,7 +6,8 @@
 The simulators run in a process of their own (``bench/_simulators.py``) with N orders (default 200).
 ``sync-daemon run`` delivers them to GoTrack and OrderRepo first; then, with nothing left to do, it goes
 on polling every second (the default is 60 s, so the run is compressed: every second here is a minute of
-a merchant's quiet night) and pulling OrderRepo statuses every 5 s. Every 10 s the script reads the
+a merchant's quiet night), pulling OrderRepo statuses every 5 s and running write-back every 2 s (the
+same 60-fold compression of their defaults, 300 s and 120 s). Every 10 s the script reads the
 daemon's CPU time and resident memory from /proc.
 
 It prints CPU use as a share of one core over the idle part, resident memory at its start and end and
@@ -69,6 +70,7 @@ def run_idle(orders: int, seconds: float, workdir: Path, echo=lambda text: None)
             state_dir=state_dir,
             poll_interval=1,
             status_pull_interval=5,
+            writeback_interval=2,
         )
         daemon = DaemonProcess(config, workdir / "daemon.log")
         ledger = LedgerReader(state_dir / "ledger.sqlite3")

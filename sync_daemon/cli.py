@@ -281,11 +281,11 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
     One line each: OK with what was verified, or FAILED with the cause and what to do.
     Exit code 0 only when every check passes.
     """
-    from .config import config_path
+    from .config import config_path, load_for_checks
     from .connection import check_all, format_line
 
-    settings = load_settings(config_file, check=False)
-    results = check_all(settings, list(names), config_file=config_path(config_file))
+    settings, invalid = load_for_checks(config_file)
+    results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid)
     if as_json:
         print_json([vars(result) for result in results])
     else:
@@ -293,6 +293,8 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
             click.echo(format_line(result))
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
+    if invalid.get(""):
+        fail("the connections work, but other settings are invalid: " + "; ".join(invalid[""]), EXIT_CONFIG)
 
 
 @main.command()

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -261,6 +262,11 @@ class ShopBackSettings(DestinationSettings):
     def _security_token(cls, value: SecretStr) -> SecretStr:
         token = value.get_secret_value()
         if token and not re.fullmatch(r"[A-Za-z0-9]{32}", token):
+            from .diagnose import trim  # diagnose imports this module
+
+            core, removed = trim(token)
+            if removed and re.fullmatch(r"[A-Za-z0-9]{32}", core):
+                raise ValueError(f"has {' and '.join(removed)} (it came along with the paste): remove it")
             # Never the value: only its shape, which is enough to spot a stray space or a truncated paste.
             odd = sum(1 for char in token if not (char.isascii() and char.isalnum()))
             shape = f"{len(token)} characters" + (f", {odd} of them not a letter or digit" if odd else "")
@@ -423,7 +429,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init carries the TOML file's content (see load_settings); env beats credentials beats file.
-        return (env_settings, CredentialsSource(settings_cls), init_settings)
+        sources = (env_settings, CredentialsSource(settings_cls), init_settings)
+        return tuple(_LeaveOut(settings_cls, source) for source in sources)
 
     def resolved_state_dir(self) -> Path:
         """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else ./state."""
@@ -466,6 +473,8 @@ class Settings(BaseSettings):
 
 # Destination sections in the order they are listed and delivered to.
 DESTINATION_SECTIONS = ("gotrack", "orderrepo", "shopback")
+PLATFORM_SECTIONS = (*DESTINATION_SECTIONS, "tracktor")
+SECTIONS_WITH_CONNECTIONS = ("woocommerce", *PLATFORM_SECTIONS)
 
 
 class CredentialsSource(PydanticBaseSettingsSource):
@@ -488,6 +497,82 @@ class CredentialsSource(PydanticBaseSettingsSource):
             # so that test-connection can point out a stray space.
             values.setdefault(section, {})[field] = path.read_text(encoding="utf-8").rstrip("\r\n")
         return values
+
+
+# Locations (("gotrack", "endpoint"), ("poll_interval_seconds",), …) whose values every source
+# leaves out while a configuration is validated leniently: see _validate_leniently.
+_left_out: ContextVar[frozenset[tuple[str, ...]]] = ContextVar("_left_out", default=frozenset())
+
+
+class _LeaveOut(PydanticBaseSettingsSource):
+    """A source as it is, minus the values at the locations in ``_left_out``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` asks the wrapped source for everything."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = self.inner()
+        for location in _left_out.get():
+            values = _without(values, location)
+        return values
+
+
+def _without(values: dict[str, Any], location: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``values`` without the key at ``location`` (the original is not touched)."""
+    head, *rest = location
+    if head not in values:
+        return values
+    copy = dict(values)
+    if not rest:
+        del copy[head]
+    elif isinstance(copy[head], dict):
+        copy[head] = _without(copy[head], tuple(rest))
+    return copy
+
+
+def _error_location(item: Any) -> tuple[str, ...]:
+    """Section and field of a validation error (list indexes and deeper parts dropped)."""
+    return tuple(str(part) for part in item["loc"][:2])
+
+
+def _error_line(item: Any) -> str:
+    location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown setting (a typo? see config.example.toml)"
+    return f"{location}: {message}"
+
+
+def _validate_leniently(data: dict[str, Any]) -> tuple[Settings, list[tuple[tuple[str, ...], str]]]:
+    """Settings with every invalid value left out (defaults instead), and (location, message) of each."""
+    errors: list[tuple[tuple[str, ...], str]] = []
+    left_out: frozenset[tuple[str, ...]] = frozenset()
+    while True:
+        token = _left_out.set(left_out)
+        try:
+            return Settings(**data), errors
+        except ValidationError as error:
+            found = [(_error_location(item), _error_line(item)) for item in error.errors()]
+            if {location for location, _ in found} <= left_out:
+                raise  # leaving the values out did not help: nothing more to learn
+            errors.extend(item for item in found if item[0] not in left_out)
+            left_out |= {location for location, _ in found}
+        finally:
+            _left_out.reset(token)
+
+
+def _concerns(problem: str, locations: set[tuple[str, ...]]) -> bool:
+    """Whether a problem of ``Settings.problems`` is about a value that was left out as invalid."""
+    dotted = problem.split(":", 1)[0]
+    parts = tuple(dotted.split("."))
+    if " " in dotted:  # "no platform is enabled": a section left out may have been enabled
+        return any(location[0] in PLATFORM_SECTIONS for location in locations)
+    return parts[:1] in locations or parts[:2] in locations
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -514,28 +599,49 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check: bool = True) -> Settings:
-    """Load and validate settings; raise ConfigurationError listing every problem."""
+    """Load and validate settings; raise ConfigurationError listing every problem at once."""
     path = config_path(explicit_path)
     data = read_toml(path) if path else {}
     try:
-        settings = Settings(**data)
+        settings, errors = _validate_leniently(data)
     except ValidationError as error:
-        raise ConfigurationError(_format_validation_error(error, path)) from None
-    problems = settings.problems() if check else []
-    if problems:
-        where = f" in {path}" if path else ""
-        raise ConfigurationError(f"invalid configuration{where}:\n  - " + "\n  - ".join(problems))
+        raise ConfigurationError(describe_validation_error(error, path)) from None
+    lines = [line for _, line in errors]
+    if check:
+        # The missing-credential checks too, except where a value was left out as invalid.
+        locations = {location for location, _ in errors}
+        lines += [problem for problem in settings.problems() if not _concerns(problem, locations)]
+    if lines:
+        raise ConfigurationError(_invalid(path, lines))
     redaction.register(*settings.secrets())
     return settings
 
 
-def _format_validation_error(error: ValidationError, path: Path | None) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown setting (a typo? see config.example.toml)"
-        lines.append(f"{location}: {message}")
+def load_for_checks(explicit_path: str | os.PathLike[str] | None = None) -> tuple[Settings, dict[str, list[str]]]:
+    """Settings for ``test-connection``: invalid values left out, their problems by section.
+
+    One section's mistake must not stop the other connections being checked side by side;
+    the key ``""`` holds problems of top-level settings.
+    """
+    path = config_path(explicit_path)
+    data = read_toml(path) if path else {}
+    try:
+        settings, errors = _validate_leniently(data)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error, path)) from None
+    by_section: dict[str, list[str]] = {}
+    for location, line in errors:
+        section = location[0] if location and location[0] in SECTIONS_WITH_CONNECTIONS else ""
+        by_section.setdefault(section, []).append(line)
+    redaction.register(*settings.secrets())
+    return settings, by_section
+
+
+def describe_validation_error(error: ValidationError, path: Path | None) -> str:
+    """Every error of a failed validation, one line each, for a ConfigurationError."""
+    return _invalid(path, [_error_line(item) for item in error.errors()])
+
+
+def _invalid(path: Path | None, lines: list[str]) -> str:
     where = f" in {path}" if path else ""
     return f"invalid configuration{where}:\n  - " + "\n  - ".join(lines)

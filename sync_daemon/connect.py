@@ -35,7 +35,7 @@ from pydantic import SecretStr, ValidationError
 from tomlkit.exceptions import TOMLKitError
 
 from . import redaction
-from .config import DEFAULT_CONFIG_PATH, Settings, _format_validation_error, config_path
+from .config import DEFAULT_CONFIG_PATH, Settings, config_path, describe_validation_error
 from .connection import CONNECTIONS, Connection, Context, Field, check_one, format_line, preflight
 from .diagnose import trim, value_findings, value_source
 from .errors import ConfigurationError
@@ -168,7 +168,7 @@ def candidate_settings(
         current = {key: getattr(section, key) for key in type(section).model_fields}
         forced = type(section).model_validate(current | values)
     except ValidationError as error:
-        raise ConfigurationError(_format_validation_error(error, path)) from None
+        raise ConfigurationError(describe_validation_error(error, path)) from None
     redaction.register(*settings.secrets(), *(getattr(forced, item.key).get_secret_value()
                                               for item in _secret_fields(connection)
                                               if isinstance(getattr(forced, item.key, None), SecretStr)))

@@ -772,10 +772,17 @@ def check_all(
     *,
     config_file: Path | None = None,
     context: Context | None = None,
+    invalid: dict[str, list[str]] | None = None,
 ) -> list[CheckResult]:
-    """Check WooCommerce and the enabled (or named) connections side by side; results in registry order."""
+    """Check WooCommerce and the enabled (or named) connections side by side; results in registry order.
+
+    ``invalid`` holds, per section, configuration problems that ruled some of its values out
+    (``load_for_checks``): such a connection fails with them, and the others are still checked.
+    """
+    invalid = {name: lines for name, lines in (invalid or {}).items() if name in CONNECTIONS}
     known = known_names(settings)
-    wanted = list(dict.fromkeys(names)) if names else default_names(settings)
+    known += [name for name in invalid if name not in known]
+    wanted = list(dict.fromkeys(names)) if names else [*default_names(settings), *invalid]
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise ConfigurationError(f"unknown connection(s): {', '.join(unknown)} (known: {', '.join(known)})")
@@ -784,8 +791,21 @@ def check_all(
     if not ordered:
         return []
     with ThreadPoolExecutor(max_workers=len(ordered), thread_name_prefix="test-connection") as pool:
-        futures = [pool.submit(check_one, settings, name, context) for name in ordered]
-        return [future.result() for future in futures]
+        futures = {name: pool.submit(check_one, settings, name, context) for name in ordered if name not in invalid}
+        return [
+            _misconfigured(name, invalid[name]) if name in invalid else futures[name].result() for name in ordered
+        ]
+
+
+def _misconfigured(name: str, problems: list[str]) -> CheckResult:
+    """A connection not tried because its settings are invalid."""
+    return _result(
+        name,
+        False,
+        "; ".join(problems),
+        f"fix it in the config file, or run `sync-daemon connect {name}`; nothing was sent",
+        config_problems=problems,
+    )
 
 
 def format_line(result: CheckResult) -> str:

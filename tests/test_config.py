@@ -119,3 +119,43 @@ def test_example_config_documents_every_key_and_loads():
                 assert re.search(rf"^#? ?{key} =", sections[name], re.M), f"{name}.{key} is not documented"
         else:
             assert re.search(rf"^#? ?{name} =", sections[""], re.M), f"{name} is not documented"
+
+
+def test_invalid_values_and_missing_credentials_are_reported_together(tmp_path, monkeypatch):
+    # A format error used to hide the cross-field checks until it was fixed: one run, every problem.
+    text = VALID.replace('api_key = "fbc_123456789012"', 'api_key = "abc"\nphone_format = 42').replace(
+        'consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"', "")
+    monkeypatch.setenv("SYNC_DAEMON_DELIVERY__BATCH_SIZE", "zero")  # an invalid value from the environment
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write(tmp_path, text))
+    message = str(caught.value)
+    for fragment in ("gotrack.phone_format", "delivery.batch_size", "woocommerce.consumer_secret: required",
+                     "starts with 'fbc_'"):
+        assert fragment in message, message
+    assert message.count("\n  - ") == 4, message
+
+
+def test_a_section_left_out_as_invalid_does_not_add_a_misleading_problem(tmp_path):
+    text = VALID.replace("[gotrack]\nenabled = true", '[gotrack]\nenabled = "maybe"')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write(tmp_path, text))
+    assert "gotrack.enabled" in str(caught.value)
+    assert "no platform is enabled" not in str(caught.value)
+
+
+def test_checks_get_every_section_that_is_valid_and_the_problems_of_the_others(tmp_path):
+    from sync_daemon.config import load_for_checks
+
+    text = VALID + 'endpoint = "http://gotrack.example/api/v1/orders"\n' + (
+        '\n[shopback]\nenabled = true\noffer_id = "1234"\nsecurity_token = "0123456789abcdefABCDEF0123456789 "\n'
+        "\n[delivery]\nbatch_size = 0\n"
+    )
+    settings, problems = load_for_checks(write(tmp_path, text))
+    assert settings.woocommerce.consumer_key.get_secret_value().startswith("ck_")
+    assert settings.gotrack.api_key.get_secret_value() == "fbc_123456789012"  # the rest of [gotrack] is kept
+    assert problems["gotrack"] == ["gotrack.endpoint: must use https:// (credentials travel with every request)"]
+    assert problems["shopback"] == [
+        "shopback.security_token: has a space at the end (it came along with the paste): remove it"
+    ]
+    assert problems[""][0].startswith("delivery.batch_size:")
+    assert "woocommerce" not in problems

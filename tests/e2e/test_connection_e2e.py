@@ -50,7 +50,9 @@ def test_all_connections_pass_and_nothing_is_created(tmp_path, woocommerce, gotr
         assert secret not in result.stdout + as_json.stdout + result.stderr
 
 
-def test_failures_exit_1_with_cause_and_fix_and_bad_config_exits_2(tmp_path, woocommerce, gotrack, orderrepo):
+def test_failures_exit_1_with_cause_and_fix_and_bad_values_fail_only_their_line(
+    tmp_path, woocommerce, gotrack, orderrepo
+):
     orderrepo.update_settings(allowed_origins=["https://elsewhere.example"])
     woocommerce.update_settings(html_mode=True)
     config = write_config(tmp_path / "config.toml", woocommerce, gotrack, orderrepo)
@@ -63,11 +65,25 @@ def test_failures_exit_1_with_cause_and_fix_and_bad_config_exits_2(tmp_path, woo
     only = run_cli("test-connection", "gotrack", config=config)
     assert only.returncode == 0 and only.stdout.count("\n") == 1
 
+    gotrack_requests_before = gotrack.stats()["total"]
     http_endpoint = write_config(tmp_path / "http.toml", woocommerce, gotrack,
                                  **{"gotrack.endpoint": '"http://app.gotrack.bd/api/v1/orders"'})
     refused = run_cli("test-connection", config=http_endpoint)
-    assert refused.returncode == 2 and "gotrack.endpoint: must use https://" in refused.stderr
+    # Only GoTrack's line fails, naming the setting; WooCommerce is still checked beside it.
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    shop, platform = refused.stdout.splitlines()
+    assert shop.startswith("woocommerce  FAILED  got an HTML page")
+    assert platform.startswith("gotrack      FAILED  gotrack.endpoint: must use https://")
+    assert "nothing was sent" in platform
     assert admin(gotrack, "orders")["orders"] == []
+    assert gotrack.stats()["total"] == gotrack_requests_before
+
+    woocommerce.update_settings(html_mode=False)
+    other = write_config(tmp_path / "other.toml", woocommerce, gotrack, **{"delivery.batch_size": "0"})
+    elsewhere = run_cli("test-connection", config=other)
+    assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
+    assert [line.split()[1] for line in elsewhere.stdout.splitlines()] == ["OK", "OK"]
+    assert "the connections work, but other settings are invalid: delivery.batch_size" in elsewhere.stderr
 
 
 def run_cli_with_stdin(*args, config, stdin: str):
