@@ -301,8 +301,15 @@ def run_connect(
     if set_aside and credentials is not None:
         lines = " ".join(f"LoadCredential={name}.{key}:{credentials / f'{name}.{key}'}" for key in set_aside)
         echo(f"under systemd the unit needs: {lines}")
-    echo(
-        "the running daemon picks this up on reload: systemctl reload sync-daemon (or kill -HUP its pid); "
-        "a platform paused for rejected credentials resumes then"
-    )
+    if set_aside:
+        # systemd copies LoadCredential= files into $CREDENTIALS_DIRECTORY at start only.
+        echo(
+            "credential files are read when the service starts: systemctl restart sync-daemon (a reload keeps "
+            "the old secret); a platform paused for rejected credentials resumes then"
+        )
+    else:
+        echo(
+            "the running daemon picks this up on reload: systemctl reload sync-daemon (or kill -HUP its pid); "
+            "a platform paused for rejected credentials resumes then"
+        )
     return 0

@@ -171,6 +171,9 @@ def test_credentials_dir_gets_the_secret_instead_of_the_toml(tmp_path, wc, gt, m
     assert "api_secret" not in tomllib.loads(path.read_text())["gotrack"]
     assert gt.api_secret not in path.read_text()
     assert f"LoadCredential=gotrack.api_secret:{secret_file}" in result.stdout
+    # systemd hands credential files over at start: a reload would keep the old secret.
+    assert "systemctl restart sync-daemon (a reload keeps the old secret)" in result.stdout
+    assert "picks this up on reload" not in result.stdout
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     assert load_settings(path).gotrack.api_secret.get_secret_value() == gt.api_secret
     checked = invoke("test-connection", "gotrack", "--config", str(path))
