@@ -138,7 +138,8 @@ class Daemon:
         self._guarded("tracking pull", lambda engine: build_status_writer(engine).pull_tracking())
 
     def _write_back(self) -> None:
-        self._guarded("write-back", lambda engine: build_status_writer(engine).apply())
+        if self.engine.settings.writeback.enabled:  # the job goes on reload; a run already queued stops here
+            self._guarded("write-back", lambda engine: build_status_writer(engine).apply())
 
     def _guarded(self, what: str, job: Any) -> None:
         """Run a job between passes; a bug in it is logged and the schedule goes on."""
@@ -181,26 +182,7 @@ class Daemon:
     def run(self) -> int:
         """Start the schedule, serve until a stop signal, shut down cleanly; returns the exit code."""
         self.engine.startup()
-        self.scheduler.add_job(
-            self._poll,
-            "interval",
-            seconds=self.settings.poll_interval_seconds,
-            id=POLL_JOB,
-            next_run_time=datetime.now().astimezone(),
-        )
-        settings = self.settings
-        if settings.orderrepo.enabled:
-            self.scheduler.add_job(
-                self._pull_statuses, "interval", seconds=settings.orderrepo.status_pull_interval_seconds, id=STATUS_JOB
-            )
-        if settings.tracktor.enabled:
-            self.scheduler.add_job(
-                self._pull_tracking, "interval", seconds=settings.tracktor.poll_interval_seconds, id=TRACKING_JOB
-            )
-        if settings.writeback.enabled and (settings.orderrepo.enabled or settings.tracktor.enabled):
-            self.scheduler.add_job(
-                self._write_back, "interval", seconds=settings.writeback.interval_seconds, id=WRITEBACK_JOB
-            )
+        self._schedule(self.settings)
         self.scheduler.start()
         log.info(
             "sync-daemon started",
@@ -215,6 +197,30 @@ class Daemon:
                 self._reload_requested = False
                 self.reload()
         return self.shutdown()
+
+    def _jobs(self, settings: Settings) -> list[tuple[str, Any, float, bool]]:
+        """(id, function, interval, wanted) of every scheduled job under these settings."""
+        writeback = settings.writeback.enabled and (settings.orderrepo.enabled or settings.tracktor.enabled)
+        return [
+            (POLL_JOB, self._poll, settings.poll_interval_seconds, True),
+            (STATUS_JOB, self._pull_statuses, settings.orderrepo.status_pull_interval_seconds,
+             settings.orderrepo.enabled),
+            (TRACKING_JOB, self._pull_tracking, settings.tracktor.poll_interval_seconds, settings.tracktor.enabled),
+            (WRITEBACK_JOB, self._write_back, settings.writeback.interval_seconds, writeback),
+        ]
+
+    def _schedule(self, settings: Settings) -> None:
+        """Add, reschedule or remove jobs to match the settings (at start and on every reload)."""
+        for job_id, function, seconds, wanted in self._jobs(settings):
+            job = self.scheduler.get_job(job_id)
+            if not wanted:
+                if job is not None:
+                    job.remove()
+            elif job is None:
+                first = {"next_run_time": datetime.now().astimezone()} if job_id == POLL_JOB else {}
+                self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, **first)
+            elif job.trigger.interval.total_seconds() != seconds:
+                self.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
 
     def reload(self) -> None:
         """Re-read config and credentials; keep the old ones when the new config is invalid."""
@@ -241,8 +247,15 @@ class Daemon:
         finally:
             old_engine.busy.release()
         old_engine.close()
-        if new.poll_interval_seconds != self.settings.poll_interval_seconds:
-            self.scheduler.reschedule_job(POLL_JOB, trigger="interval", seconds=new.poll_interval_seconds)
+        self._schedule(new)
+        self.ledger.retry_schedule = list(new.delivery.retry_schedule_seconds)
+        self.ledger.jitter = new.delivery.retry_jitter
+        if (new.log_level, new.log_format) != (self.settings.log_level, self.settings.log_format):
+            from . import logs
+
+            logs.configure(new.log_level, new.log_format)
+        if new.resolved_state_dir() != self.settings.resolved_state_dir():
+            log.warning("state_dir changed: the ledger moves only with a restart", kept=str(self.ledger.path))
         self.settings = new
         log.info("configuration reloaded", changed=changed or ["nothing"])
         self.notifier.ready()
