@@ -203,7 +203,7 @@ def _print_history(data: dict[str, Any]) -> None:
             row["state"],
             str(row["attempts"]),
             row["remote_id"] or "",
-            row.get("remote_status") or "",
+            " since ".join(part for part in (row.get("remote_status"), row.get("remote_status_at")) if part),
             redact(text),
         )
     console.print(table)

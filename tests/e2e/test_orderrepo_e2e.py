@@ -98,7 +98,10 @@ def test_status_pull_stores_remote_status(tmp_path, woocommerce, gotrack, orderr
         assert daemon.stop() == 0
     history = json.loads(run_cli("status", "4302", "--json", config=config).stdout)
     assert history["deliveries"][0]["remote_status"] == "cancelled"
-    assert "done" in run_cli("status", "4301", config=config).stdout
+    changed_at = history["deliveries"][0]["remote_status_at"]
+    assert changed_at
+    table = run_cli("status", "4302", config=config).stdout
+    assert f"cancelled since {changed_at}" in " ".join(table.split())  # the table may wrap the cell
 
 
 def test_origin_not_allowed_pauses_with_what_to_fix(tmp_path, woocommerce, gotrack, orderrepo):
