@@ -57,6 +57,7 @@ class PassSummary:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    other_status: int = 0
     delivered: int = 0
     retrying: int = 0
     paused: int = 0
@@ -144,13 +145,24 @@ class Engine:
     # -- lifecycle ------------------------------------------------------------------------
 
     def startup(self) -> None:
-        """Recover rows interrupted by a crash and lift pauses whose configuration changed."""
+        """Recover rows interrupted by a crash, lift pauses whose configuration changed, and let
+        a platform enabled on an existing ledger catch up."""
         recovered = self.ledger.recover_interrupted(now=self.clock())
         if recovered:
             log.warning("recovered interrupted deliveries", count=recovered)
+        newcomers = []
         for name, destination in self.destinations.items():
+            if self.ledger.destination(name).get("fingerprint") is None:
+                newcomers.append(name)
             if self.ledger.note_fingerprint(name, self.settings.fingerprint(destination.section), now=self.clock()):
                 log.info("destination settings changed; any credentials pause is lifted", destination=name)
+        if newcomers:
+            # As if it had been enabled from the start: the window is read again (orders already
+            # recorded cost nothing) and the newcomer gets the orders of its start point.
+            start = self.settings.woocommerce.start_point(datetime.fromtimestamp(self.clock(), UTC))
+            if self.ledger.rewind_cursor(start):
+                log.info("new platform enabled: reading orders again from the start point", destinations=newcomers,
+                         start=start.isoformat(timespec="seconds"))
 
     def close(self) -> None:
         """Stop worker threads and close destination sessions."""
@@ -224,12 +236,28 @@ class Engine:
     def _ingest_page(self, page: Sequence[Any], summary: PassSummary) -> None:
         raws = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
         summary.fetched += len(page)
-        known = self.ledger.known_modified(raw["id"] for raw in raws)
+        known = self.ledger.known_orders(raw["id"] for raw in raws)
+        synced = self.settings.woocommerce.statuses
         items = []
         for raw in raws:
             modified = order_modified_key(raw)
-            if modified and known.get(raw["id"]) == modified:
-                summary.unchanged += 1
+            seen = known.get(raw["id"])
+            if seen is None:
+                if raw.get("status") not in synced:
+                    # Never taken part and not in a status that is synced: a pending payment, say.
+                    summary.other_status += 1
+                    continue
+                items.append(self.map_raw(raw))
+                continue
+            # A known order is followed whatever its status now: its cancellation or completion
+            # is an update (and an event) for the platforms that have it.
+            stored_modified, has_row = seen
+            missing = [name for name in self.destinations if name not in has_row]
+            if modified and stored_modified == modified:
+                if not missing:
+                    summary.unchanged += 1
+                    continue
+                items.append(self.map_raw(raw, missing))  # a platform enabled since it was recorded
                 continue
             items.append(self.map_raw(raw))
         if items:

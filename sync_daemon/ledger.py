@@ -318,6 +318,30 @@ class Ledger:
         marks = ",".join("?" * len(ids))
         return dict(self._fetch(f"SELECT order_id, modified FROM orders WHERE order_id IN ({marks})", ids))
 
+    def known_orders(self, order_ids: Iterable[int]) -> dict[int, tuple[str, frozenset[str]]]:
+        """Stored ``date_modified_gmt`` and the destinations with a row, of the given orders, in one query."""
+        ids = list(order_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._fetch(
+            "SELECT o.order_id, o.modified, group_concat(d.destination, char(31)) FROM orders o"
+            f" LEFT JOIN deliveries d ON d.order_id = o.order_id WHERE o.order_id IN ({marks}) GROUP BY o.order_id",
+            ids,
+        )
+        return {
+            order_id: (modified, frozenset(names.split("\x1f")) if names else frozenset())
+            for order_id, modified, names in rows
+        }
+
+    def rewind_cursor(self, moment: datetime) -> bool:
+        """Move the cursor back to ``moment`` (it only ever moves forward otherwise); True when it moved."""
+        current = self.get_cursor()
+        if current is None or moment >= current:
+            return False
+        self.set_meta(cursor=moment.astimezone(UTC).isoformat())
+        return True
+
     def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
         """Record a page of orders and their mapped payloads; returns counts of what changed."""
         counts = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}

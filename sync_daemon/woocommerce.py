@@ -2,7 +2,8 @@
 
 Incremental reading uses ``modified_after`` (a plain UTC timestamp with ``dates_are_gmt=true``:
 a ``Z`` suffix together with that flag would silently shift the window by the store's UTC
-offset), ``orderby=modified&order=asc`` and ``per_page`` ≤ 100.
+offset), ``orderby=modified&order=asc`` and ``per_page`` ≤ 100, every status (WooCommerce's
+``any``: the engine decides which orders take part).
 
 Paging is by key, not by page number alone: after each page the window restarts at the last
 modification second seen, minus one second (the filter is a strict ``>`` at one-second
@@ -105,7 +106,8 @@ class WooCommerceSource:
             "order": "asc",
             "per_page": self.settings.per_page,
             "page": page,
-            "status": ",".join(self.settings.statuses),
+            # No status filter: orders already synced are followed into any status (cancelled,
+            # completed, …); the engine leaves out unknown orders of statuses that are not synced.
         }
 
     def iter_pages(self, modified_after: datetime) -> Iterator[list[dict[str, Any]]]:
