@@ -47,6 +47,24 @@ def test_duplicate_create_is_confirmed_and_brought_up_to_date(repo):
     assert stored["payload"]["total"] == 999 and stored["track_requests"] == 2 and len(repo.orders()) == 1
 
 
+@pytest.mark.parametrize("answer", ["validation", "conflict", "bare"])
+def test_a_duplicate_is_recognised_whatever_the_refusal_says(repo, answer):
+    repo.update_settings(duplicate_answer=answer)
+    dest, _ = destination(repo)
+    dest.push(PAYLOAD, operation="create")  # the create whose answer was lost
+    result = dest.push({**PAYLOAD, "total": 5}, operation="create")
+    assert "already existed (confirmed)" in result.detail
+    assert repo.order("77")["payload"]["total"] == 5 and len(repo.orders()) == 1
+
+
+def test_an_invalid_order_is_rejected_after_one_look_at_the_read_endpoint(repo):
+    dest, _ = destination(repo)
+    with pytest.raises(PermanentError, match="Validation error"):
+        dest.push({"id": "x", "total": "12"}, operation="create")
+    reads = [entry for entry in repo.request_log() if entry["method"] == "GET"]
+    assert [entry["path"] for entry in reads] == ["/api/external/orders/x"]
+
+
 def test_the_error_table(repo):
     dest, _ = destination(repo)
     with pytest.raises(PermanentError, match="Validation error"):

@@ -171,6 +171,10 @@ def _message(response: requests.Response) -> str:
     return http.body_excerpt(response)
 
 
+# Answers to a create that may mean "this id exists already".
+REFUSALS = (400, 409, 422)
+
+
 def _is_duplicate_id(response: requests.Response) -> bool:
     body = http.json_body(response)
     errors = body.get("errors") if isinstance(body, dict) else None
@@ -317,13 +321,17 @@ class OrderRepoDestination:
                 return PushResult(remote_id=payload["id"], detail="updated")
             # OrderRepo does not know it (deleted there, or never landed): create it instead.
         response = self.client.request("POST", "/api/orders/track", json=payload)
-        if response.status_code == 422 and _is_duplicate_id(response):
+        if response.status_code in REFUSALS:
+            # The contract says only that duplicates "are rejected", not how: any refusal is checked
+            # against the read endpoint, so a create whose answer was lost (crash, timeout) is
+            # recognised whatever the wording, and a genuinely invalid order costs one more GET.
             existing = self.client.get_order(payload["id"])
-            if existing is None:
+            if existing is not None:
+                update = self.client.request("POST", "/api/orders/update", json=payload)
+                self.client.raise_for_status(update)
+                return PushResult(remote_id=payload["id"], detail="already existed (confirmed); brought up to date")
+            if _is_duplicate_id(response):
                 raise RetryableError(f"{PLATFORM}: id {payload['id']} reported as taken but cannot be read yet")
-            update = self.client.request("POST", "/api/orders/update", json=payload)
-            self.client.raise_for_status(update)
-            return PushResult(remote_id=payload["id"], detail="already existed (confirmed); brought up to date")
         if response.status_code == 404:
             raise ConfigurationError(f"{PLATFORM}: HTTP 404 from {http.safe_url(response.url)}: is base_url right?")
         self.client.raise_for_status(response)

@@ -41,6 +41,7 @@ from .base import Request, Response, SimulatorServer, admin_error, admin_json
 
 STATUSES = ("new", "processing", "done", "cancelled")
 CLOSED = ("done", "cancelled")
+DUPLICATE_ANSWERS = ("validation", "conflict", "bare")
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -236,6 +237,7 @@ class OrderRepoSimulator(SimulatorServer):
             self.event_keys = dict(self._initial["events"])
             self.monthly_limit_reached = False
             self.api_key_active = True
+            self.duplicate_answer = "validation"
 
     # -- envelope hooks ---------------------------------------------------------------------
 
@@ -301,6 +303,12 @@ class OrderRepoSimulator(SimulatorServer):
         data = _normalize(raw)
         errors = validate_order(data, with_status=False)
         if not errors and data["id"] in self._orders:
+            # The contract only says duplicates "are rejected"; the wording is switchable so the
+            # connector is tested against more than one plausible answer.
+            if self.duplicate_answer == "conflict":
+                return _message(409, "Order already exists")
+            if self.duplicate_answer == "bare":
+                return Response.json(422, {"message": "Invalid data payload"})
             errors.add("id", "The id has already been taken.")
         if errors:
             return Response.json(422, {"message": "Validation error", "errors": dict(errors)})
@@ -483,9 +491,18 @@ class OrderRepoSimulator(SimulatorServer):
         allowed_origins: list[str] | None = None,
         events: dict[str, bool] | None = None,
         api_key_active: bool | None = None,
+        duplicate_answer: str | None = None,
     ) -> dict[str, Any]:
-        """Change switches; ``events`` replaces the event keys. Returns the current settings."""
+        """Change switches; ``events`` replaces the event keys. Returns the current settings.
+
+        ``duplicate_answer``: how a create of a known id is refused: ``"validation"`` (422 with
+        ``errors.id``, the default), ``"conflict"`` (409) or ``"bare"`` (422, message only).
+        """
         with self.lock:
+            if duplicate_answer is not None:
+                if duplicate_answer not in DUPLICATE_ANSWERS:
+                    raise ValueError(f"duplicate_answer must be one of {', '.join(DUPLICATE_ANSWERS)}")
+                self.duplicate_answer = duplicate_answer
             if monthly_limit_reached is not None:
                 self.monthly_limit_reached = bool(monthly_limit_reached)
             if allowed_origins is not None:
@@ -504,6 +521,7 @@ class OrderRepoSimulator(SimulatorServer):
                 "allowed_origins": list(self.allowed_origins),
                 "events": dict(self.event_keys),
                 "api_key_active": self.api_key_active,
+                "duplicate_answer": self.duplicate_answer,
             }
 
     def events(self) -> list[dict[str, Any]]:
