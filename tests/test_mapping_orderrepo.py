@@ -7,7 +7,7 @@ import pytest
 from sync_daemon.config import OrderRepoSettings
 from sync_daemon.currencies import minor_unit_exponent, to_minor_units
 from sync_daemon.destinations.orderrepo import map_order, order_id_from_external
-from sync_daemon.errors import UnmappableOrder
+from sync_daemon.errors import RetryableError, UnmappableOrder
 from sync_daemon.models import Order
 
 
@@ -68,6 +68,17 @@ def test_product_image_lookup_is_used_before_the_fallback(wc_order):
     payload = mapped(wc_order, lookup, fallback_image_url="https://x.example/fallback.png").payload
     assert payload["products"][1]["image"] == "https://shop.example.com/sticker.jpg"
     assert asked == [22]
+
+
+def test_a_lookup_the_shop_did_not_answer_is_no_reason_to_reject(wc_order):
+    def unanswered(product_id):
+        raise RetryableError("could not look up the image of product 22: WooCommerce: HTTP 503")
+
+    # Without a fallback the order waits for the shop (the page is read again), it is not refused.
+    with pytest.raises(RetryableError, match="product 22"):
+        mapped(wc_order, unanswered)
+    payload = mapped(wc_order, unanswered, fallback_image_url="https://x.example/fallback.png").payload
+    assert payload["products"][1]["image"] == "https://x.example/fallback.png"
 
 
 def test_no_image_anywhere_rejects_with_what_to_do(wc_order):

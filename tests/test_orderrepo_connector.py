@@ -120,7 +120,10 @@ def test_product_image_is_looked_up_once_and_cached(repo, wc_order):
         })
         dest = OrderRepoDestination(settings.orderrepo, settings)
         order = Order.from_wc(wc_order)
+        shop.add_fault("status", status=503, count=1)
+        with pytest.raises(RetryableError, match="image of product 22"):
+            dest.map_order(order)  # not cached: the next mapping asks again
         for _ in range(3):
             payload = dest.map_order(order).payload
         assert payload["products"][1]["image"] == "https://shop.example.com/sticker.jpg"
-        assert shop.count("GET", "/wp-json/wc/v3/products/{id}") == 1
+        assert shop.count("GET", "/wp-json/wc/v3/products/{id}") == 2  # the failed one, then once for good

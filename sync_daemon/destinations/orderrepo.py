@@ -114,9 +114,15 @@ def map_order(order: Order, settings: OrderRepoSettings, image_lookup: ImageLook
             raise UnmappableOrder(f"line item {item.name!r} has a negative total ({item.gross_total})")
         image = item.image_url
         if not image and item.product_id and image_lookup is not None:
-            image = image_lookup(item.variation_id or item.product_id) or (
-                image_lookup(item.product_id) if item.variation_id else None
-            )
+            try:
+                image = image_lookup(item.variation_id or item.product_id) or (
+                    image_lookup(item.product_id) if item.variation_id else None
+                )
+            except RetryableError:
+                # The shop did not answer the lookup: the fallback will do; without one the order
+                # is not refused for it (the page is read again on the next poll).
+                if not settings.fallback_image_url:
+                    raise
         image = image or settings.fallback_image_url
         if not image:
             raise UnmappableOrder(
@@ -300,8 +306,9 @@ class OrderRepoDestination:
             image = self._source.product_image(product_id)
         except PermanentError:
             image = None  # a deleted product has no image: cache that
-        except SyncError:
-            return None  # transient: not cached, asked again next time
+        except SyncError as error:
+            # Transient, so not cached; map_order decides whether the fallback image will do.
+            raise RetryableError(f"could not look up the image of product {product_id}: {error}") from None
         with self._images_lock:
             self._images[product_id] = image
         return image
