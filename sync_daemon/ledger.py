@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ACTIVE_STATES = ("pending", "retrying")
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
 _ATTEMPT_MESSAGE_LIMIT = 2000
@@ -124,8 +124,15 @@ ALTER TABLE orders ADD COLUMN written_status TEXT;
 ALTER TABLE orders ADD COLUMN written_at TEXT
 """
 
+# The status an order had when the daemon first recorded it: write-back's reference for telling a
+# human's change until the daemon has written a status itself.
+_SCHEMA_V3 = """
+ALTER TABLE orders ADD COLUMN first_status TEXT;
+UPDATE orders SET first_status = status
+"""
+
 # Each entry upgrades the schema from version N-1 to N; append, never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 def payload_hash(payload: Any) -> str:
@@ -369,11 +376,11 @@ class Ledger:
     @staticmethod
     def _upsert_order(connection: sqlite3.Connection, item: IngestItem, stamp: str) -> None:
         connection.execute(
-            "INSERT INTO orders (order_id, number, modified, status, first_seen_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
+            "INSERT INTO orders (order_id, number, modified, status, first_status, first_seen_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
             " number = excluded.number, modified = excluded.modified, status = excluded.status,"
             " last_seen_at = excluded.last_seen_at",
-            [item.order_id, item.number, item.modified, item.status, stamp, stamp],
+            [item.order_id, item.number, item.modified, item.status, item.status, stamp, stamp],
         )
 
     @staticmethod
@@ -842,10 +849,13 @@ class Ledger:
             [orderrepo_destination],
         )
 
-    def written_status(self, order_id: int) -> str | None:
-        """The WooCommerce status the daemon itself last wrote to an order."""
-        rows = self._fetch("SELECT written_status FROM orders WHERE order_id = ?", [order_id])
-        return rows[0][0] if rows else None
+    def status_reference(self, order_id: int) -> tuple[str | None, bool]:
+        """The status the daemon last knew as its own: (status it wrote, True), else (first seen, False)."""
+        rows = self._fetch("SELECT written_status, first_status FROM orders WHERE order_id = ?", [order_id])
+        if not rows:
+            return None, False
+        written, first = rows[0]
+        return (written, True) if written is not None else (first, False)
 
     def record_writeback(
         self, order_id: int, entries: Sequence[dict[str, Any]], *, written_status: str | None, now: float

@@ -3,8 +3,10 @@
 Rules, in the order they are checked for each remote status the ledger holds and has not applied:
 
 1. The same (order, source, remote status) is applied once; the ledger remembers it.
-2. Never fight a human: when the order's current status differs from the one the daemon last
-   wrote, staff changed it; the daemon adds a note with the remote status and leaves the status.
+2. Never fight a human: the reference is the status the daemon last wrote, or, before it wrote
+   any, the one the order had when the daemon first recorded it. When the current status is not
+   the reference and not a step forward from it (put on hold, reopened …), staff decided; the
+   daemon adds a note with the remote status and leaves the status.
 3. Never move backwards: a ``completed``, ``cancelled``, ``refunded`` or ``failed`` order keeps its
    status, and a status only moves forward (pending < on-hold < processing < completed;
    cancelled from any open status).
@@ -152,8 +154,11 @@ class StatusWriter:
         """Decide what to do with one order's unapplied remote statuses (no I/O)."""
         writeback = self.settings.writeback
         plan = OrderPlan(order_id, status_before=current)
-        written = self.ledger.written_status(order_id)
-        human = written is not None and written != current
+        reference, written = self.ledger.status_reference(order_id)
+        # Staff moving an order on along the usual path (on-hold → processing once paid) is no
+        # veto; putting it back on hold, reopening it or any other move is, until they move it again.
+        human = reference is not None and reference != current and not may_move(reference, current)
+        since = "after the daemon's last write" if written else "after the daemon took the order"
         target = current
         for candidate in candidates:
             source, remote = candidate["source"], candidate["remote_status"]
@@ -161,12 +166,12 @@ class StatusWriter:
             wanted = mapping.get(remote)
             if source == "orderrepo" and remote == INITIAL_ORDERREPO_STATUS:
                 plan.entries.append({"source": source, "remote_status": remote, "action": "nothing to do",
-                                     "status_before": current})
+                                     "status_before": current, "note": None})
                 continue
             if wanted is None:
                 action = "noted"
             elif human:
-                action = f"noted; status left alone: staff changed it to {current} after the daemon's last write"
+                action = f"noted; status left alone: staff changed it to {current} {since}"
             elif may_move(target, wanted):
                 action = f"status {target} → {wanted}"
                 target = wanted
@@ -174,15 +179,16 @@ class StatusWriter:
                 action = f"noted; already {target}"
             else:
                 action = f"noted; {current} is not moved back to {wanted}"
-            if writeback.add_notes:
-                plan.notes.append(_note(candidate))
+            note = _note(candidate) if writeback.add_notes else None
+            if note:
+                plan.notes.append(note)
             if source == "tracktor":
                 if candidate.get("tracking_number"):
                     plan.meta[writeback.tracking_number_meta_key] = candidate["tracking_number"]
                 if candidate.get("carrier"):
                     plan.meta[writeback.carrier_meta_key] = candidate["carrier"]
             plan.entries.append({"source": source, "remote_status": remote, "action": action,
-                                 "detail": _note(candidate), "status_before": current})
+                                 "detail": _note(candidate), "status_before": current, "note": note})
         if target != current:
             plan.status_after = target
         for entry in plan.entries:
@@ -218,15 +224,15 @@ class StatusWriter:
                 self._write(plan, absorb=not unseen_edit)
             except SyncError as error:
                 plan.error = str(error)
-                log.error("write-back failed; next run tries again", order_id=order_id, error=str(error))
+                log.error("write-back failed; next run tries what is left", order_id=order_id, error=str(error))
                 continue
-            self.ledger.record_writeback(order_id, plan.entries, written_status=plan.status_after,
-                                         now=self.engine.clock())
             log.info("written back", **plan.as_dict())
             self.engine.on_progress()
         return plans
 
     def _write(self, plan: OrderPlan, *, absorb: bool) -> None:
+        """Status and meta, then each note; every step is recorded as soon as it is done, so a
+        failure half-way leaves nothing to be written twice by the next run."""
         update: dict[str, Any] = {}
         if plan.status_after:
             update["status"] = plan.status_after
@@ -234,10 +240,19 @@ class StatusWriter:
             update["meta_data"] = [{"key": key, "value": value} for key, value in plan.meta.items()]
         if update:
             self.source.update_order(plan.order_id, update)
-        for note in plan.notes:
-            self.source.add_note(plan.order_id, note)
+        quiet = [entry for entry in plan.entries if not entry["note"]]
+        self.ledger.record_writeback(plan.order_id, quiet, written_status=plan.status_after, now=self.engine.clock())
+        for entry in plan.entries:
+            if entry["note"]:
+                self.source.add_note(plan.order_id, entry["note"])
+                self.ledger.record_writeback(plan.order_id, [entry], written_status=None, now=self.engine.clock())
         if (update or plan.notes) and absorb:
             # Our writes bumped date_modified: record the order as it is now, so the next poll
             # does not re-push it as if the merchant had edited it.
-            raw = self.source.get_order(plan.order_id)
-            self.ledger.absorb(self.engine.map_raw(raw), now=self.engine.clock())
+            try:
+                raw = self.source.get_order(plan.order_id)
+                self.ledger.absorb(self.engine.map_raw(raw), now=self.engine.clock())
+            except SyncError as error:
+                # Written and recorded; the next poll sees the new date and sends what changed.
+                log.warning("could not re-read the order after writing back", order_id=plan.order_id,
+                            error=str(error))

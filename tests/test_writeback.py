@@ -71,6 +71,26 @@ def test_a_human_change_after_our_write_is_respected(writer):
     assert plan.notes == ["Tracktor: delivered"]
 
 
+def test_a_human_change_before_any_write_of_ours_is_respected(writer):
+    # Recorded as processing; staff put it on hold (a problem with the order); OrderRepo says done.
+    plan = writer.plan(1, [candidate("done")], "on-hold")
+    assert plan.status_after is None
+    assert "staff changed it to on-hold after the daemon took the order" in plan.entries[0]["action"]
+    assert plan.notes == ["OrderRepo: done"]
+
+
+def test_a_step_forward_by_staff_is_no_veto(writer):
+    writer.ledger.ingest([IngestItem(2, "2", "m", "on-hold", [Mapped("orderrepo", {"id": "2"})])], now=NOW)
+    # A bank transfer: recorded on hold, marked processing by staff once paid, then done in OrderRepo.
+    plan = writer.plan(2, [{**candidate("done"), "order_id": 2}], "processing")
+    assert plan.status_after == "completed"
+
+
+def test_the_first_status_stays_the_reference_while_the_order_is_read_again(writer):
+    writer.ledger.ingest([IngestItem(1, "1", "m2", "on-hold", [Mapped("orderrepo", {"id": "1", "x": 1})])], now=NOW)
+    assert writer.ledger.status_reference(1) == ("processing", False)
+
+
 def test_tracktor_note_and_meta_carry_carrier_and_tracking(writer):
     plan = writer.plan(1, [candidate("in_transit", source="tracktor", carrier="Pathao", tracking_number="PX123")],
                        "processing")
@@ -95,7 +115,7 @@ def test_applied_statuses_are_not_candidates_again(writer):
     ledger.record_writeback(1, [{"source": "orderrepo", "remote_status": "done", "action": "x"}],
                             written_status="completed", now=NOW)
     assert ledger.writeback_candidates() == []
-    assert ledger.written_status(1) == "completed"
+    assert ledger.status_reference(1) == ("completed", True)
 
 
 def test_ledger_upgrades_a_version_1_file(tmp_path):
@@ -113,5 +133,78 @@ def test_ledger_upgrades_a_version_1_file(tmp_path):
     ledger = Ledger(path)
     assert ledger.schema_version() == SCHEMA_VERSION
     assert ledger.known_modified([1]) == {1: "m"}
-    assert ledger.written_status(1) is None
+    assert ledger.status_reference(1) == (None, False)
     ledger.close()
+
+
+def test_version_2_orders_get_their_last_seen_status_as_reference(tmp_path):
+    import sqlite3
+
+    from sync_daemon.ledger import MIGRATIONS
+
+    path = tmp_path / "ledger.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.executescript(MIGRATIONS[1])
+    connection.executescript(MIGRATIONS[2])
+    connection.execute("INSERT INTO orders (order_id, modified, status, first_seen_at, last_seen_at)"
+                       " VALUES (1, 'm', 'on-hold', 'a', 'b')")
+    connection.execute("PRAGMA user_version = 2")
+    connection.commit()
+    connection.close()
+    ledger = Ledger(path)
+    assert ledger.status_reference(1) == ("on-hold", False)
+    ledger.close()
+
+
+def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path):
+    import threading
+
+    from sync_daemon.errors import RetryableError
+    from sync_daemon.runner import build_engine
+    from sync_daemon.simulators.orders import make_order
+    from sync_daemon.simulators.woocommerce import WooCommerceSimulator
+
+    with WooCommerceSimulator() as shop:
+        shop.add_orders([make_order(1)])
+        settings = Settings.model_validate({
+            "state_dir": str(tmp_path),
+            "woocommerce": {"url": shop.url, "consumer_key": shop.consumer_key,
+                            "consumer_secret": shop.consumer_secret},
+            "orderrepo": {"enabled": True, "base_url": "http://127.0.0.1:9", "api_key": "k",
+                          "fallback_image_url": "https://shop.example.com/p.png"},
+            "tracktor": {"enabled": True, "uuid": "u", "api_key": "k", "order_id_source": "order_id"},
+        })
+        ledger = Ledger.open(tmp_path)
+        engine = build_engine(settings, ledger, threading.Event())
+        try:
+            ledger.ingest([engine.map_raw(shop.get_order(1))], now=NOW)
+            due = ledger.due("orderrepo", now=NOW, limit=10)
+            ledger.mark_sending(due, now=NOW)
+            from sync_daemon.ledger import Outcome
+
+            ledger.record([Outcome(1, "orderrepo", "delivered", "create", payload_hash=due[0].payload_hash)], now=NOW)
+            ledger.update_remote_statuses("orderrepo", [(1, "processing", None)], now=NOW)
+            ledger.record_tracking(1, shipment_status="in_transit", exception_status=None, carrier="Pathao",
+                                   tracking_number="PX1", done=False, now=NOW)
+            writer = StatusWriter(engine)
+            posted = []
+            add_note = writer.source.add_note
+
+            def second_note_fails(order_id, note, **kwargs):
+                if len(posted) == 1:
+                    posted.append("failed")
+                    raise RetryableError("WooCommerce: HTTP 503")
+                posted.append(note)
+                return add_note(order_id, note, **kwargs)
+
+            writer.source.add_note = second_note_fails
+            (plan,) = writer.apply()
+            assert plan.error == "WooCommerce: HTTP 503"
+            writer.source.add_note = add_note
+            writer.apply()
+            notes = [note["note"] for note in shop.notes(1)]
+            assert sorted(notes) == ["OrderRepo: processing", "Tracktor: in_transit — carrier Pathao, tracking PX1"]
+            assert writer.apply() == []  # everything is applied, each once
+        finally:
+            engine.close()
+            ledger.close()
