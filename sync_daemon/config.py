@@ -391,6 +391,7 @@ class DeliverySettings(Section):
     batch_size: int = Field(default=100, ge=1, le=1000)
     auth_pause_seconds: float = Field(default=3600, ge=1)
     quota_pause_seconds: float = Field(default=21600, ge=1)
+    outage_pause_seconds: float = Field(default=60, ge=1)
 
     @field_validator("retry_schedule_seconds")
     @classmethod

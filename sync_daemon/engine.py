@@ -8,12 +8,9 @@ in flight per destination, so one slow or paused platform never delays another.
 
 from __future__ import annotations
 
-import functools
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +19,7 @@ import structlog
 
 from .config import Settings
 from .destinations import Destination
+from .dispatch import Dispatcher
 from .errors import (
     AuthError,
     ConfigurationError,
@@ -43,7 +41,7 @@ log = structlog.get_logger("sync_daemon.engine")
 
 DEFAULT_THROTTLE_SECONDS = 30.0
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
-STOP_GRACE_SECONDS = 5.0
+OUTAGE_AFTER_FAILURES = 8  # retryable failures in a row before a destination counts as down
 CONFIG_PAUSE_SECONDS = 365 * 86400.0  # "until the settings change": a new fingerprint lifts it
 
 
@@ -137,7 +135,8 @@ class Engine:
         self._halts: dict[str, _Halt] = {}
         self._halt_lock = threading.Lock()
         self._backoff = _SourceBackoff(interval=settings.poll_interval_seconds)
-        self._pools = {
+        self._failures: dict[str, int] = {}  # retryable failures in a row, per destination
+        self.pools = {
             name: WorkerPool(getattr(settings, destination.section).concurrency, f"send-{name}")
             for name, destination in destinations.items()
         }
@@ -166,7 +165,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop worker threads and close destination sessions."""
-        for pool in self._pools.values():
+        for pool in self.pools.values():
             pool.shutdown()
         for destination in self.destinations.values():
             destination.close()
@@ -178,17 +177,17 @@ class Engine:
         with self.busy:
             summary = PassSummary()
             now = self.clock()
+            dispatcher = Dispatcher(self, summary)
             if now >= self._backoff.next_poll_at:
-                self._read_source(summary)
+                self._read_source(summary, dispatcher)
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
-            if not self.stop_event.is_set():
-                self.deliver_due(summary)
+            dispatcher.drain()
             self.last_summary = summary
             log.info("pass finished", **summary.as_dict())
             return summary
 
-    def _read_source(self, summary: PassSummary) -> None:
+    def _read_source(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
         now = self.clock()
         cursor = self.ledger.get_cursor()
         if cursor is None:
@@ -197,7 +196,7 @@ class Engine:
             start = cursor - timedelta(seconds=self.settings.woocommerce.overlap_seconds)
         try:
             for page in self.source.iter_pages(start):
-                self._ingest_page(page, summary)
+                self._ingest_page(page, summary, dispatcher)
                 self.on_progress()
                 marks = [_parse_mark(order_modified_key(raw)) for raw in page if isinstance(raw, dict)]
                 marks = [mark for mark in marks if mark is not None]
@@ -206,7 +205,7 @@ class Engine:
                     self.ledger.set_cursor(max(marks))
                 if self.stop_event.is_set():
                     break
-                self.deliver_due(summary)
+                dispatcher.pump()  # deliveries go out while the next page is read
         except SyncError as error:
             self._source_failed(summary, error)
             return
@@ -233,7 +232,7 @@ class Engine:
             next_try_in_seconds=round(delay),
         )
 
-    def _ingest_page(self, page: Sequence[Any], summary: PassSummary) -> None:
+    def _ingest_page(self, page: Sequence[Any], summary: PassSummary, dispatcher: Dispatcher) -> None:
         raws = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
@@ -261,6 +260,9 @@ class Engine:
                 continue
             items.append(self.map_raw(raw))
         if items:
+            # A known order that changed may still have a request out (edited mid-scan): its rows
+            # are recorded again only once that request is back. New orders have none out.
+            dispatcher.settle(item.order_id for item in items if item.order_id in known)
             counts = self.ledger.ingest(items, now=self.clock())
             summary.new += counts["new"]
             summary.changed += counts["changed"]
@@ -320,86 +322,11 @@ class Engine:
     def deliver_due(self, summary: PassSummary | None = None) -> PassSummary:
         """Send every due delivery, batch by batch, with bounded concurrency per destination."""
         summary = summary or PassSummary()
-        batch_size = self.settings.delivery.batch_size
-        busy: set[str] = set()  # destinations whose batch is not recorded yet (this thread only)
-        finished: dict[str, list[Outcome]] = {}
-        in_flight = 0
-        # Shared with the senders, under ``lock``: requests of each batch still out, and finished
-        # requests not collected yet.
-        lock = threading.Lock()
-        left: dict[str, int] = {}
-        done: dict[str, list[Future[Outcome]]] = {}
-        # This thread wakes once per finished batch (and for every finished request once stopping),
-        # not once per request: each wake-up costs the senders a hand-over of the interpreter lock.
-        wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+        Dispatcher(self, summary).drain()
+        return summary
 
-        def on_done(name: str, future: Future[Outcome]) -> None:
-            with lock:
-                done[name].append(future)
-                left[name] -= 1
-                last = not left[name]
-            if last or self.stop_event.is_set():
-                wake.put(None)
-
-        def collect() -> tuple[int, set[str]]:
-            # One snapshot: a batch counted complete has every one of its requests taken here.
-            with lock:
-                taken = {name: futures for name, futures in done.items() if futures}
-                for name in taken:
-                    done[name] = []
-                complete = {name for name in busy if not left[name]}
-            for name, futures in taken.items():
-                finished[name].extend(future.result() for future in futures)
-            return sum(len(futures) for futures in taken.values()), complete
-
-        while True:
-            if not self.stop_event.is_set():
-                for name in self.destinations:
-                    if name in busy or self.paused(name):
-                        continue
-                    batch = self.ledger.due(name, now=self.clock(), limit=batch_size)
-                    if not batch:
-                        continue
-                    self.ledger.mark_sending(batch, now=self.clock())
-                    busy.add(name)
-                    finished[name] = []
-                    with lock:
-                        left[name] = len(batch)
-                        done.setdefault(name, [])
-                    in_flight += len(batch)
-                    callback = functools.partial(on_done, name)
-                    for due in batch:
-                        self._pools[name].submit(self._send, due, False).add_done_callback(callback)
-            if not in_flight:
-                return summary
-            timeout = STOP_GRACE_SECONDS if self.stop_event.is_set() else None
-            try:
-                wake.get(timeout=timeout)
-            except queue.Empty:
-                in_flight -= collect()[0]
-                log.warning(
-                    "stopping with requests in flight; they stay 'sending' and go out again at start",
-                    count=in_flight,
-                )
-                self._record(finished, summary, flush_all=True)
-                return summary
-            while not wake.empty():
-                wake.get()
-            collected, complete = collect()
-            in_flight -= collected
-            busy -= complete
-            self._record(finished, summary, flush_all=False, complete=complete)
-
-    def _record(
-        self,
-        finished: dict[str, list[Outcome]],
-        summary: PassSummary,
-        *,
-        flush_all: bool,
-        complete: set[str] | None = None,
-    ) -> None:
-        names = list(finished) if flush_all else list(complete or ())
-        outcomes = [outcome for name in names for outcome in finished.pop(name, [])]
+    def record_outcomes(self, outcomes: Sequence[Outcome], summary: PassSummary, names: Sequence[str]) -> None:
+        """Write a set of finished sends to the ledger in one transaction, count them, persist new pauses."""
         if not outcomes:
             return
         now = self.clock()
@@ -434,8 +361,26 @@ class Engine:
         with self._halt_lock:
             self._halts[name] = _Halt(kind, reason, self.clock() + seconds)
 
-    def _send(self, due: Due, ignore_pause: bool) -> Outcome:
+    def send(self, due: Due, ignore_pause: bool) -> Outcome:
         """Push one delivery and classify what happened (runs on a worker thread)."""
+        result = self._push(due, ignore_pause)
+        self._count_failures(due.destination, result)
+        return result
+
+    def _count_failures(self, name: str, outcome: Outcome) -> None:
+        """A run of retryable failures means the platform is down: pause it briefly, so that a
+        batch of timeouts does not hold the pass for batch size × timeout / concurrency."""
+        if outcome.kind == "skipped" or outcome.http_status == 429:
+            return
+        with self._halt_lock:
+            failures = self._failures.get(name, 0) + 1 if outcome.kind == "retry" else 0
+            self._failures[name] = 0 if failures >= OUTAGE_AFTER_FAILURES else failures
+        if failures >= OUTAGE_AFTER_FAILURES:
+            seconds = self.settings.delivery.outage_pause_seconds
+            reason = f"{failures} requests in a row failed (last: {outcome.message}); trying again in {seconds:.0f} s"
+            self._halt(name, "outage", reason, seconds)
+
+    def _push(self, due: Due, ignore_pause: bool) -> Outcome:
         name = due.destination
 
         def outcome(kind: str, **fields: Any) -> Outcome:
@@ -549,7 +494,7 @@ class Engine:
                 if m.payload is None
             ]
             for due in to_send:
-                outcome = self._send(due, True)
+                outcome = self.send(due, True)
                 self.ledger.record([outcome], now=self.clock())
                 if outcome.kind == "delivered":
                     self.ledger.resume_destination(due.destination)

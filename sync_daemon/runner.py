@@ -23,7 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from . import service
 from .config import DESTINATION_SECTIONS, Settings, config_path, load_settings
 from .destinations import build_destinations
-from .engine import STOP_GRACE_SECONDS, Engine
+from .dispatch import STOP_GRACE_SECONDS
+from .engine import Engine
 from .errors import ConfigurationError
 from .ledger import Ledger
 from .woocommerce import WooCommerceSource

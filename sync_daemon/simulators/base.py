@@ -15,6 +15,7 @@ Choices where the brief was silent:
 - A fault rule with neither ``count`` nor ``probability`` applies to every matching request until
   the faults are cleared. Rules are tried in order; the first one that fires wins. A
   ``probability`` rule that does not fire lets later rules be tried.
+- ``slow`` waits ``delay`` seconds and then answers as usual (a slow platform, not a broken one).
 - Requests that got no HTTP response (``timeout``, ``reset``) are logged with ``status: null``
   and counted in ``by_status`` under the fault kind.
 - ``reset()`` clears the platform state, the request log and the fault rules; credentials and
@@ -29,6 +30,7 @@ import random
 import re
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -40,12 +42,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ADMIN_PREFIX = "/__admin__/"
-FAULT_KINDS = ("status", "timeout", "reset", "rate_limit", "commit_then_500", "html")
+FAULT_KINDS = ("status", "timeout", "reset", "rate_limit", "commit_then_500", "html", "slow")
 LOG_SIZE = 2000
+# A self-signed certificate for 127.0.0.1 and localhost, for the simulators only (its key is public:
+# it proves nothing but lets the https code paths run). Clients trust it with TLS_CERTIFICATE.
+TLS_KEY_AND_CERTIFICATE = str(Path(__file__).parent / "tls" / "loopback.pem")
+TLS_CERTIFICATE = str(Path(__file__).parent / "tls" / "loopback-cert.pem")
 
 HTML_BLOCK_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Access Denied - Site Firewall</title></head>
@@ -246,9 +253,17 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # the default backlog of 5 stalls concurrent clients on SYN retries
 
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake happens here, on the connection's own thread, not in the accept loop.
+        if self.ssl_context is not None:
+            request = self.ssl_context.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeouts, resets) is routine here, not worth a traceback.
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+        # A client that gave up (timeouts, resets, a refused certificate) is routine here.
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
             super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
@@ -334,9 +349,10 @@ class SimulatorServer:
     name = "simulator"
     json_content_type = "application/json"
 
-    def __init__(self, *, port: int = 0) -> None:
+    def __init__(self, *, port: int = 0, tls: bool = False) -> None:
         self.lock = threading.RLock()
         self._port = port
+        self.tls = tls
         self._routes: list[_Route] = []
         self._faults: list[FaultRule] = []
         self._rng = random.Random(0)
@@ -356,6 +372,10 @@ class SimulatorServer:
         self._stopping.clear()
         self._httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         self._httpd.simulator = self  # type: ignore[attr-defined]
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_KEY_AND_CERTIFICATE)
+            self._httpd.ssl_context = context
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -398,8 +418,8 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (after start)."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL, e.g. http://127.0.0.1:54321 (https:// with ``tls``; after start)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def _track_connection(self, conn: socket.socket, *, add: bool) -> None:
         with self.lock:
@@ -477,6 +497,8 @@ class SimulatorServer:
         with self.lock:
             rule = self._pick_fault(request)
         kind = rule.kind if rule else None
+        if kind == "slow":
+            self._stopping.wait(rule.delay)  # then answered as usual: a slow platform, not a broken one
         if kind in ("timeout", "reset"):
             if kind == "timeout":
                 # Wait on the stop event so a stopping server does not hang on a long delay.

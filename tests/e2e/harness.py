@@ -32,6 +32,7 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: A
         "retry_schedule_seconds = [0.2, 0.4, 0.8, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
         "retry_jitter = 0.1",
         "auth_pause_seconds = 2",
+        "outage_pause_seconds = 2",
     ]
     if gotrack is not None:
         platform = gotrack.credentials

@@ -1,0 +1,119 @@
+"""Deliveries in flight during a pass: a slow or dead platform holds up neither the other platform
+nor the reading of WooCommerce, and every request that comes back counts as progress.
+
+In-process simulators and a real SQLite ledger; the pass runs on a thread of its own while the test
+looks at what the platforms hold. Nothing here measures time: only what had arrived where, when.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_daemon.config import Settings
+from sync_daemon.ledger import Ledger
+from sync_daemon.runner import build_engine
+from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
+from sync_daemon.simulators.orders import make_order
+
+ORIGIN = "https://shop.example.com"
+CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+
+
+@pytest.fixture
+def sims():
+    with (
+        WooCommerceSimulator() as woocommerce,
+        GoTrackSimulator() as gotrack,
+        OrderRepoSimulator(allowed_origins=(ORIGIN,)) as orderrepo,
+    ):
+        woocommerce.add_orders([make_order(n + 1, created=CREATED + timedelta(seconds=n)) for n in range(60)])
+        yield woocommerce, gotrack, orderrepo
+
+
+def engine_for(sims, state, *, timeout=5.0, progress=lambda: None):
+    woocommerce, gotrack, orderrepo = sims
+    data = {
+        "state_dir": str(state),
+        "woocommerce": {"url": woocommerce.url, "consumer_key": woocommerce.consumer_key,
+                        "consumer_secret": woocommerce.consumer_secret, "per_page": 20},
+        "delivery": {"retry_schedule_seconds": [600], "retry_jitter": 0, "batch_size": 20,
+                     "outage_pause_seconds": 600},
+        "gotrack": {"enabled": True, "endpoint": gotrack.endpoint, "api_key": gotrack.api_key,
+                    "api_secret": gotrack.api_secret, "timeout_seconds": timeout, "concurrency": 2},
+        "orderrepo": {"enabled": True, "base_url": orderrepo.url, "api_key": orderrepo.api_key, "origin": ORIGIN,
+                      "fallback_image_url": f"{ORIGIN}/placeholder.png"},
+    }
+    ledger = Ledger.open(state, retry_schedule=[600], jitter=0)
+    engine = build_engine(Settings.model_validate(data), ledger, threading.Event(), progress)
+    engine.startup()
+    return engine, ledger
+
+
+def test_a_slow_platform_holds_up_neither_the_other_nor_the_reading(sims, tmp_path):
+    woocommerce, gotrack, orderrepo = sims
+    gotrack.add_fault("slow", delay=0.25)  # every request: 20 per batch over 2 threads take ≥ 2.5 s
+    engine, ledger = engine_for(sims, tmp_path)
+    seen_by_gotrack = []
+    try:
+        worker = threading.Thread(target=engine.sync_pass)
+        worker.start()
+        while len(orderrepo.orders()) < 60 and worker.is_alive():
+            time.sleep(0.02)
+        seen_by_gotrack.append(len(gotrack.orders()))
+        worker.join(timeout=60)
+    finally:
+        engine.close()
+        ledger.close()
+    assert len(orderrepo.orders()) == 60
+    # All three pages were read and went out to OrderRepo while GoTrack was still on its first batch.
+    assert seen_by_gotrack[0] < 20
+    assert woocommerce.count("GET", "/wp-json/wc/v3/orders") >= 3
+    assert len(gotrack.orders()) == 60  # and the pass still finished GoTrack's work before it ended
+
+
+def test_a_dead_platform_is_paused_after_a_run_of_failures_not_timed_out_row_by_row(sims, tmp_path):
+    _, gotrack, orderrepo = sims
+    gotrack.add_fault("timeout", delay=5)
+    progress = []
+    engine, ledger = engine_for(sims, tmp_path, timeout=0.3, progress=lambda: progress.append(1))
+    try:
+        summary = engine.sync_pass()
+        record = ledger.destination("gotrack")
+        states = ledger.summary()["counts"]
+    finally:
+        engine.close()
+        ledger.close()
+    assert len(orderrepo.orders()) == 60
+    assert record["pause_kind"] == "outage" and "8 requests in a row failed" in record["pause_reason"]
+    # Only the requests up to the pause went out; the other rows wait, no attempt counted.
+    assert 8 <= summary.retrying <= 8 + 1  # with 2 threads, one more may have been on its way
+    assert states["gotrack"]["pending"] == 60 - summary.retrying
+    assert len(progress) >= 60 + summary.retrying  # every request that came back was progress
+
+
+def test_an_order_edited_while_its_request_is_out_is_recorded_after_it_and_updated(sims, tmp_path):
+    woocommerce, _, orderrepo = sims
+    orderrepo.add_fault("slow", delay=0.1)
+    edited = []
+
+    def edit_after_the_first_page():
+        # Called after page 1 is recorded, just before its batch goes out: the edit moves order 5
+        # to the end of the list, where this same pass reads it again while its create is out.
+        if not edited:
+            edited.append(woocommerce.edit_order(5, customer_note="please call before delivery"))
+
+    engine, ledger = engine_for(sims, tmp_path, progress=edit_after_the_first_page)
+    try:
+        engine.sync_pass()
+        row = ledger.delivery(5, "orderrepo")
+    finally:
+        engine.close()
+        ledger.close()
+    stored = orderrepo.order("5")
+    assert (stored["track_requests"], stored["update_requests"]) == (1, 1)
+    assert {"name": "Customer note", "value": "please call before delivery"} in stored["payload"]["data"]
+    assert row["state"] == "delivered" and row["operation"] == "update"
