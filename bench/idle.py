@@ -10,9 +10,10 @@ a merchant's quiet night), pulling OrderRepo statuses every 5 s and running writ
 same 60-fold compression of their defaults, 300 s and 120 s). Every 10 s the script reads the
 daemon's CPU time and resident memory from /proc.
 
-It prints CPU use as a share of one core over the idle part, resident memory at its start and end and
-the slope of a straight line fitted through the samples (growth per hour of polls), and exits 1 when CPU
-use is 1 % or more or memory grows (more than 1 MiB between the first and last thirds of the run).
+It prints CPU use as a share of one core over the idle part (as measured, per poll, and at the default
+intervals: the measured share / 60), resident memory at its start and end and the slope of a straight
+line fitted through the samples (growth per hour of run time), and exits 1 when CPU use at the default
+intervals is 1 % or more or memory grows (more than 1 MiB between the first and last thirds of the run).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from bench._common import (  # noqa: E402
 )
 
 CPU_TARGET_PERCENT = 1.0
+# Polls (1 s instead of 60 s), status pulls (5 s instead of 300 s) and write-back (2 s instead of
+# 120 s) all run 60 times as often as by default: CPU use at the defaults is the measured share / 60.
+COMPRESSION = 60
 GROWTH_LIMIT_KB = 1024
 SAMPLE_SECONDS = 10.0
 WARM_UP_SECONDS = 10.0
@@ -103,6 +107,7 @@ def run_idle(orders: int, seconds: float, workdir: Path, echo=lambda text: None)
             ledger.close()
             exit_code = daemon.stop()
     cpu_percent = 100 * cpu_used / wall
+    at_defaults = cpu_percent / COMPRESSION
     third = max(1, len(samples) // 3)
     first_third = statistics.fmean(size for _, size in samples[:third])
     last_third = statistics.fmean(size for _, size in samples[-third:])
@@ -110,19 +115,21 @@ def run_idle(orders: int, seconds: float, workdir: Path, echo=lambda text: None)
     highest = max(size for _, size in samples)
     rows = [
         ["idle time", f"{wall:.0f} s ({polls} requests to WooCommerce, {polls / wall:.2f} / s)"],
-        ["CPU, share of one core", f"{cpu_percent:.2f} % ({cpu_used:.2f} s)"],
+        ["CPU, share of one core", f"{cpu_percent:.2f} % ({cpu_used:.2f} s), {1000 * cpu_used / max(polls, 1):.1f} ms "
+         "per poll (status pulls and write-back included)"],
+        ["CPU at the default intervals", f"{at_defaults:.3f} % (the figure above / {COMPRESSION})"],
         ["RSS at start / end / highest", f"{mib(samples[0][1])} / {mib(samples[-1][1])} / {mib(highest)}"],
         ["RSS, first third → last third", f"{mib(first_third)} → {mib(last_third)} ({growth:+.0f} kB)"],
         ["RSS trend (least squares)", f"{_slope_kb_per_hour(samples):+.0f} kB per hour of run time"],
         ["ledger file", f"{ledger_before / 1024:.0f} kB → {ledger_after / 1024:.0f} kB"],
         ["ledger states", "; ".join(f"{n}: {dict(s)}" for n, s in sorted(states.items()))],
     ]
-    cpu_ok = cpu_percent < CPU_TARGET_PERCENT
+    cpu_ok = at_defaults < CPU_TARGET_PERCENT
     memory_ok = growth <= GROWTH_LIMIT_KB
     lines = [
         f"== idle daemon: {orders} orders delivered, then {wall:.0f} s of polls every second ==",
         table(rows),
-        f"CPU: {'meets' if cpu_ok else 'MISSES'} the target of < {CPU_TARGET_PERCENT:g} %",
+        f"CPU: {'meets' if cpu_ok else 'MISSES'} the target of < {CPU_TARGET_PERCENT:g} % at the default intervals",
         f"memory: {'flat' if memory_ok else 'GROWS'} (limit: {GROWTH_LIMIT_KB} kB between first and last third)",
     ]
     if exit_code != 0:

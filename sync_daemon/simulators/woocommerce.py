@@ -8,7 +8,9 @@ timestamp (+-15 min) -> nonce (not reused within 15 min) -> key permission (read
 Repeated query keys are deduplicated last-wins, as PHP's ``$_GET`` does, so the official
 client (which sends every query param twice over http) verifies. Basic auth and
 ``consumer_key``/``consumer_secret`` query params over http are ignored, so such requests are
-anonymous and fail the route's permission check.
+anonymous and fail the route's permission check. Started with ``tls=True`` it serves https (a
+self-signed loopback certificate, ``base.TLS_CERTIFICATE``) and, as WooCommerce over SSL, takes
+Basic auth or the key pair in the query string, and ignores OAuth parameters.
 
 Request pipeline (as WordPress): html_mode -> rest_disabled -> authentication errors ->
 key read/write permission -> route match (404 ``rest_no_route``) -> parameter validation
@@ -131,11 +133,16 @@ class WooCommerceSimulator(SimulatorServer):
     json_content_type = "application/json; charset=UTF-8"
 
     def __init__(
-        self, *, permission: str = "read_write", utc_offset: str | timedelta = "+06:00", port: int = 0
+        self,
+        *,
+        permission: str = "read_write",
+        utc_offset: str | timedelta = "+06:00",
+        port: int = 0,
+        tls: bool = False,
     ) -> None:
         if permission not in ("read", "write", "read_write"):
             raise ValueError("permission must be read, write or read_write")
-        super().__init__(port=port)
+        super().__init__(port=port, tls=tls)
         self.permission = permission
         self.utc_offset = _parse_offset(utc_offset)
         self.consumer_key = "ck_" + secrets.token_hex(20)
@@ -245,6 +252,8 @@ class WooCommerceSimulator(SimulatorServer):
         return params
 
     def _authenticate(self, request: Request) -> Response | None:
+        if self.tls:
+            return self._authenticate_over_tls(request)
         params = self._oauth_params(request)
         missing = [name for name in OAUTH_REQUIRED if params.get(name, "") in ("", "0")]
         if len(missing) == len(OAUTH_REQUIRED):
@@ -280,6 +289,28 @@ class WooCommerceSimulator(SimulatorServer):
         if params["oauth_nonce"] in self._nonces:
             return self._auth_error("Invalid nonce - nonce has already been used.")
         self._nonces[params["oauth_nonce"]] = now
+        request.context["user"] = self.consumer_key
+        return None
+
+    def _authenticate_over_tls(self, request: Request) -> Response | None:
+        """Over https WooCommerce takes Basic auth, or consumer_key/consumer_secret in the query;
+        OAuth parameters are not looked at (the request is anonymous then)."""
+        key = secret = None
+        header = (request.header("Authorization") or "").strip()
+        if header.startswith("Basic "):
+            try:
+                key, _, secret = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return self._auth_error("Consumer key is invalid.")
+        else:
+            query = dict(request.query_list)
+            key, secret = query.get("consumer_key"), query.get("consumer_secret")
+        if not key:
+            return None
+        if not hmac.compare_digest(key, self.consumer_key):
+            return self._auth_error("Consumer key is invalid.")
+        if not hmac.compare_digest(secret or "", self.consumer_secret):
+            return self._auth_error("Consumer secret is invalid.")
         request.context["user"] = self.consumer_key
         return None
 
