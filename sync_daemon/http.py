@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,13 @@ def build_session(*, headers: dict[str, str] | None = None, auth: Any = None, po
     if headers:
         session.headers.update(headers)
     session.auth = auth
+    # With trust_env, requests walks the whole environment on every request (proxies, no_proxy,
+    # CA bundle, netrc): a large part of a request's CPU in a daemon sending thousands. Without a
+    # proxy configured, the CA bundle is read once here instead; with one, requests' own per-host
+    # no_proxy handling is kept. A ~/.netrc is never wanted: every platform has its own auth.
+    if not any(name.lower().endswith("_proxy") and value for name, value in os.environ.items()):
+        session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return session
 
 
@@ -111,8 +119,12 @@ def json_body(response: requests.Response) -> Any:
 
 def is_html(response: requests.Response) -> bool:
     """True when the server answered with an HTML page instead of JSON."""
-    content_type = response.headers.get("Content-Type", "")
-    return "html" in content_type or response.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type:
+        return True
+    # Sniff the first bytes only: ``response.text`` on a body without a charset would run
+    # charset detection over all of it (a whole page of orders, every poll).
+    return response.content[:256].lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
 
 
 def body_excerpt(response: requests.Response) -> str:

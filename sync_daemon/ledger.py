@@ -135,9 +135,14 @@ UPDATE orders SET first_status = status
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
-def payload_hash(payload: Any) -> str:
+def canonical_json(payload: Any) -> str:
+    """The payload as stored and hashed: sorted keys, no spaces (the same bytes for the same payload)."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def payload_hash(payload: Any, encoded: str | None = None) -> str:
     """A stable hash of a payload (or a rejection reason): tells a real change from a re-read."""
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    encoded = canonical_json(payload) if encoded is None else encoded
     return hashlib.sha256(encoded.encode()).hexdigest()[:32]
 
 
@@ -410,9 +415,11 @@ class Ledger:
         stamp: str,
         row: tuple[str, str | None, str | None] | None,
     ):
-        content = mapped.payload if mapped.payload is not None else {"rejected": mapped.rejection}
-        new_hash = payload_hash(content)
-        payload_text = json.dumps(mapped.payload, ensure_ascii=False) if mapped.payload is not None else None
+        # One encoding serves as the stored payload and as the input of its hash.
+        payload_text = canonical_json(mapped.payload) if mapped.payload is not None else None
+        new_hash = payload_hash({"rejected": mapped.rejection}) if payload_text is None else payload_hash(
+            mapped.payload, payload_text
+        )
         key = [item.order_id, mapped.destination]
         if row is None:
             state = "pending" if mapped.payload is not None else ("skipped" if mapped.skipped else "rejected")

@@ -72,7 +72,6 @@ class WooCommerceSource:
 
     def _raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code
-        code, message = _wc_error(response)
         if 200 <= status < 300:
             if http.is_html(response):
                 raise RetryableError(
@@ -80,6 +79,7 @@ class WooCommerceSource:
                     "or a wrong shop URL is in the way"
                 )
             return
+        code, message = _wc_error(response)  # only now: a page of orders is not parsed twice
         if status == 404 and code == "rest_no_route":
             raise ConfigurationError(
                 f"{PLATFORM}: the REST API route was not found (404 rest_no_route) — is WooCommerce active and "

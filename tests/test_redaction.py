@@ -58,3 +58,16 @@ def test_library_log_records_are_json_and_masked():
     assert len(lines) == 1  # the scheduler's deliberate skip is not a warning worth a line
     assert lines[0]["logger"] == "urllib3.connectionpool" and lines[0]["level"] == "warning"
     assert "lib-secret-0123456789" not in stream.getvalue() and "***" in lines[0]["event"]
+
+
+def test_sessions_read_the_environment_once_unless_a_proxy_is_set(monkeypatch):
+    from sync_daemon.http import build_session
+
+    for name in [key for key in __import__("os").environ if key.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/shop-ca.pem")
+    session = build_session()
+    assert session.trust_env is False and session.verify == "/etc/ssl/certs/shop-ca.pem"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    proxied = build_session()
+    assert proxied.trust_env is True  # requests applies no_proxy per host itself
