@@ -7,6 +7,7 @@ User errors become one clear line on stderr and an exit code: 2 for configuratio
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -46,6 +47,8 @@ def friendly_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(error), EXIT_FAILED)
         except RuntimeError as error:
             fail(str(error), EXIT_FAILED)
+        except sqlite3.Error as error:
+            fail(f"the ledger could not be used: {error} (is another program holding it?)", EXIT_FAILED)
 
     return wrapper
 

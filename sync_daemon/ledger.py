@@ -23,6 +23,7 @@ import os
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from typing import Any
 import sqlite_utils
 
 SCHEMA_VERSION = 3
+WAL_SWITCH_WAIT_SECONDS = 30  # as long as the connection waits for any other lock
 ACTIVE_STATES = ("pending", "retrying")
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
 _ATTEMPT_MESSAGE_LIMIT = 2000
@@ -222,12 +224,27 @@ class Ledger:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self.db = sqlite_utils.Database(connection)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         # NORMAL is durable against process crashes in WAL mode; only power loss can undo the last
         # commits, and then the platforms' idempotency catches the re-send.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    def _use_wal(self) -> None:
+        # Switching to WAL needs an exclusive lock, and SQLite answers "database is locked" at once,
+        # without waiting, while another process (a daemon starting beside `status`) writes: look
+        # first (a ledger is WAL from its first open on), and wait for the writer when a switch is due.
+        deadline = time.monotonic() + WAL_SWITCH_WAIT_SECONDS
+        while True:
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @classmethod
     def open(cls, directory: Path, **kwargs: Any) -> Ledger:

@@ -1,6 +1,7 @@
 """The ledger's state machine, on a real SQLite file."""
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -235,3 +236,37 @@ def test_a_new_ledger_is_readable_by_its_owner_only(tmp_path):
         ledger.close()
     finally:
         os.umask(previous)
+
+
+def test_opening_waits_for_a_writer_instead_of_failing(tmp_path):
+    # A daemon writing while `status` opens a ledger that is not WAL yet: SQLite refuses the
+    # journal-mode switch at once, whatever the busy timeout; opening must wait for the writer.
+    path = tmp_path / "ledger.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        ledger = Ledger(path)
+        assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ledger.schema_version() == SCHEMA_VERSION
+        ledger.close()
+    finally:
+        release.join()
+        writer.close()
+
+
+def test_a_ledger_error_reaches_the_merchant_as_one_line(capsys):
+    from sync_daemon.cli import EXIT_FAILED, friendly_errors
+
+    @friendly_errors
+    def status():
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(SystemExit) as exited:
+        status()
+    assert exited.value.code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "database is locked" in err and "Traceback" not in err
