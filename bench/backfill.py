@@ -224,7 +224,7 @@ def run_baseline(sims: SimulatorProcess, payloads: dict[str, list[dict[str, Any]
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=concurrency, max_retries=0))
         session.headers.update(headers)
         session.auth = auth
-        # As the daemon's sessions (sync_daemon.http.build_session): the environment is not read
+        # As the daemon's sessions (sync_daemon.core.http.build_session): the environment is not read
         # again on every request, so the baseline is the cheapest plain loop, not a handicapped one.
         session.trust_env = False
         sessions.append(session)

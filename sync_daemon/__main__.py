@@ -1,5 +1,5 @@
 """``python -m sync_daemon`` is the same as the ``sync-daemon`` command."""
 
-from .cli import main
+from sync_daemon.cli import main
 
 main(prog_name="sync-daemon")

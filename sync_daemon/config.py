@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from . import redaction
-from .errors import ConfigurationError
+from sync_daemon.core import redaction
+from sync_daemon.core.errors import ConfigurationError
 
 DEFAULT_CONFIG_PATH = Path("/etc/sync-daemon/config.toml")
 ENV_PREFIX = "SYNC_DAEMON_"
@@ -262,7 +262,7 @@ class ShopBackSettings(DestinationSettings):
     def _security_token(cls, value: SecretStr) -> SecretStr:
         token = value.get_secret_value()
         if token and not re.fullmatch(r"[A-Za-z0-9]{32}", token):
-            from .diagnose import trim  # diagnose imports this module
+            from sync_daemon.core.diagnose import trim  # diagnose imports this module
 
             core, removed = trim(token)
             if removed and re.fullmatch(r"[A-Za-z0-9]{32}", core):
@@ -283,7 +283,7 @@ class ShopBackSettings(DestinationSettings):
     @field_validator("extra_fields")
     @classmethod
     def _extra_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        from .destinations.shopback import check_extra_fields  # the grammar lives with the mapping
+        from sync_daemon.platforms.shopback import check_extra_fields  # the grammar lives with the mapping
 
         return check_extra_fields(value)
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from sync_daemon.config import Settings
-from sync_daemon.engine import PassSummary
-from sync_daemon.http import json_body
+from sync_daemon.core.http import json_body
+from sync_daemon.engine.sync import PassSummary
 from sync_daemon.ledger import Ledger
-from sync_daemon.runner import build_engine
+from sync_daemon.service.runner import build_engine
 from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
 from sync_daemon.simulators.orders import generate_orders
 from tests.data.bad_orders import CASES, DELIVERED, FALLBACK_IMAGE, Case, served_order

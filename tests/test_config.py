@@ -1,8 +1,8 @@
 import pytest
 
 from sync_daemon.config import load_settings
-from sync_daemon.errors import ConfigurationError
-from sync_daemon.redaction import redact
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.redaction import redact
 
 VALID = """
 [woocommerce]

@@ -9,11 +9,11 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from sync_daemon import connect as connect_module
 from sync_daemon.cli import main
 from sync_daemon.config import load_settings
-from sync_daemon.connect import Asker, atomic_write, run_connect
-from sync_daemon.destinations.base import CheckResult
+from sync_daemon.platforms.base import CheckResult
+from sync_daemon.setup import connect as connect_module
+from sync_daemon.setup.connect import Asker, atomic_write, run_connect
 from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator

@@ -17,11 +17,11 @@ import pytest
 import requests
 
 from sync_daemon.config import Settings
-from sync_daemon.connection import CONNECTIONS, Connection, Context, check_all, check_one, format_line, register
-from sync_daemon.destinations.base import CheckResult
-from sync_daemon.diagnose import looks_masked, trim, value_findings
-from sync_daemon.errors import ConfigurationError
+from sync_daemon.core.diagnose import looks_masked, trim, value_findings
+from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.ledger import IngestItem, Ledger, Mapped, Outcome
+from sync_daemon.platforms.base import CheckResult
+from sync_daemon.setup.checks import CONNECTIONS, Connection, Context, check_all, check_one, format_line, register
 from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.orders import make_order
@@ -564,7 +564,7 @@ def test_orderrepo_wrong_base_url_path(tmp_path, orp):
 
 
 def test_tracktor_status_options_prove_key_and_uuid(tmp_path):
-    pytest.importorskip("sync_daemon.tracktor")
+    pytest.importorskip("sync_daemon.platforms.tracktor")
     simulators = pytest.importorskip("sync_daemon.simulators.tracktor")
     with simulators.TracktorSimulator() as tracktor:
         section = {"enabled": True, "base_url": tracktor.base_url, "uuid": tracktor.uuid, "api_key": tracktor.api_key}

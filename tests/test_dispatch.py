@@ -15,7 +15,7 @@ import pytest
 
 from sync_daemon.config import Settings
 from sync_daemon.ledger import Ledger
-from sync_daemon.runner import build_engine
+from sync_daemon.service.runner import build_engine
 from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
 from sync_daemon.simulators.orders import make_order
 

@@ -4,7 +4,7 @@ import pytest
 import requests
 from requests.auth import HTTPBasicAuth
 
-from sync_daemon import http
+from sync_daemon.core import http
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 
 from sync_daemon.config import OrderRepoSettings
-from sync_daemon.currencies import minor_unit_exponent, to_minor_units
-from sync_daemon.destinations.orderrepo import map_order, order_id_from_external
-from sync_daemon.errors import RetryableError, UnmappableOrder
-from sync_daemon.models import Order
+from sync_daemon.core.currencies import minor_unit_exponent, to_minor_units
+from sync_daemon.core.errors import RetryableError, UnmappableOrder
+from sync_daemon.core.order import Order
+from sync_daemon.platforms.orderrepo import map_order, order_id_from_external
 
 
 def mapped(raw, lookup=None, **settings):

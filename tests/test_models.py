@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync_daemon.models import InvalidOrder, Order, parse_money
+from sync_daemon.core.order import InvalidOrder, Order, parse_money
 
 
 def test_parses_a_real_shaped_order(wc_order):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sync_daemon.config import Settings
-from sync_daemon.destinations.orderrepo import OrderRepoDestination, OrderRepoEventDestination
-from sync_daemon.errors import AuthError, ConfigurationError, PermanentError, QuotaError, RetryableError
-from sync_daemon.models import Order
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, QuotaError, RetryableError
+from sync_daemon.core.order import Order
+from sync_daemon.platforms.orderrepo import OrderRepoDestination, OrderRepoEventDestination
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 

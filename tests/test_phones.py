@@ -1,7 +1,7 @@
 import pytest
 
-from sync_daemon.errors import UnmappableOrder
-from sync_daemon.phones import normalise_bd_mobile
+from sync_daemon.core.errors import UnmappableOrder
+from sync_daemon.core.phones import normalise_bd_mobile
 
 
 @pytest.mark.parametrize(

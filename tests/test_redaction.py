@@ -1,5 +1,5 @@
-from sync_daemon.http import _reason
-from sync_daemon.redaction import redact, register, safe_url
+from sync_daemon.core.http import _reason
+from sync_daemon.core.redaction import redact, register, safe_url
 
 
 def test_registered_secrets_are_masked_everywhere():
@@ -42,7 +42,7 @@ def test_library_log_records_are_json_and_masked():
     import json
     import logging
 
-    from sync_daemon import logs
+    from sync_daemon.core import logs
 
     stream = io.StringIO()
     logs.configure("info", "json", stream=stream)
@@ -61,7 +61,7 @@ def test_library_log_records_are_json_and_masked():
 
 
 def test_sessions_read_the_environment_once_unless_a_proxy_is_set(monkeypatch):
-    from sync_daemon.http import build_session
+    from sync_daemon.core.http import build_session
 
     for name in [key for key in __import__("os").environ if key.lower().endswith("_proxy")]:
         monkeypatch.delenv(name)

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from sync_daemon.config import Settings
-from sync_daemon.runner import POLL_JOB, STATUS_JOB, TRACKING_JOB, WRITEBACK_JOB, Daemon
+from sync_daemon.service.runner import POLL_JOB, STATUS_JOB, TRACKING_JOB, WRITEBACK_JOB, Daemon
 
 
 def settings(tmp_path, **sections):

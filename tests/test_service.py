@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sync_daemon import service
-from sync_daemon.service import (
+from sync_daemon.service import systemd as service
+from sync_daemon.service.systemd import (
     ProgressWatchdog,
     ServiceNotifier,
     check_config_permissions,

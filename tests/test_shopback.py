@@ -11,17 +11,9 @@ import pytest
 import requests
 import structlog
 
-from sync_daemon import logs
 from sync_daemon.config import ShopBackSettings, load_settings
-from sync_daemon.destinations import REGISTRY
-from sync_daemon.destinations.shopback import (
-    ShopBackDestination,
-    format_amount,
-    map_order,
-    parse_answer,
-    query_string,
-)
-from sync_daemon.errors import (
+from sync_daemon.core import logs
+from sync_daemon.core.errors import (
     AuthError,
     ConfigurationError,
     NotApplicable,
@@ -30,7 +22,9 @@ from sync_daemon.errors import (
     SyncError,
     UnmappableOrder,
 )
-from sync_daemon.models import Order
+from sync_daemon.core.order import Order
+from sync_daemon.platforms import REGISTRY
+from sync_daemon.platforms.shopback import ShopBackDestination, format_amount, map_order, parse_answer, query_string
 from sync_daemon.simulators.shopback import ShopBackSimulator
 
 TOKEN = "070a632e2b574ca894d90610c7da97bc"
@@ -458,7 +452,7 @@ def test_redirects_are_not_followed_and_the_token_is_not_echoed(monkeypatch, des
         sent.update(kwargs, url=url)
         return FakeResponse(302, headers={"Location": location})
 
-    monkeypatch.setattr("sync_daemon.destinations.shopback.http.send", fake_send)
+    monkeypatch.setattr("sync_daemon.platforms.shopback.http.send", fake_send)
     with pytest.raises(ConfigurationError) as caught:
         destination.push(postback(), operation="create", remote_id=None)
     assert sent["allow_redirects"] is False

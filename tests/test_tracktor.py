@@ -6,10 +6,9 @@ import pytest
 import requests
 
 from sync_daemon.config import TracktorSettings
-from sync_daemon.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
-from sync_daemon.models import Order
-from sync_daemon.simulators import TracktorSimulator
-from sync_daemon.tracktor import (
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
+from sync_daemon.core.order import Order
+from sync_daemon.platforms.tracktor import (
     WEBHOOK_TOPICS,
     Fulfillment,
     OrderTracking,
@@ -19,6 +18,7 @@ from sync_daemon.tracktor import (
     parse_status_options,
     tracktor_order_id,
 )
+from sync_daemon.simulators import TracktorSimulator
 
 KEY = "trk_live_9f8e7d6c5b4a39281706"
 UUID = "6f1c2d3e-aaaa-4bbb-8ccc-0123456789ab"
@@ -376,7 +376,7 @@ def _response(status: int, body: bytes, content_type: str) -> requests.Response:
 
 
 def test_only_a_json_404_naming_the_shop_means_a_wrong_uuid():
-    from sync_daemon.tracktor import _unknown_shop
+    from sync_daemon.platforms.tracktor import _unknown_shop
 
     assert _unknown_shop(_response(404, b'{"error": "Shop not found"}', "application/json"))
     assert _unknown_shop(_response(404, b'{"message": "Invalid uuid"}', "application/json"))

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sync_daemon.config import WooCommerceSettings
-from sync_daemon.errors import AuthError, ConfigurationError, PermanentError, RetryableError
-from sync_daemon.redaction import register
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError
+from sync_daemon.core.redaction import register
 from sync_daemon.simulators.orders import make_order
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
-from sync_daemon.woocommerce import WooCommerceSource, format_gmt
+from sync_daemon.source.woocommerce import WooCommerceSource, format_gmt
 
 BASE = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 

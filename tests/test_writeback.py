@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from sync_daemon.config import Settings
+from sync_daemon.engine.writeback import StatusWriter, aggregate_shipment, may_move
 from sync_daemon.ledger import IngestItem, Ledger, Mapped
-from sync_daemon.writeback import StatusWriter, aggregate_shipment, may_move
 
 NOW = 1_800_000_000.0
 
@@ -159,8 +159,8 @@ def test_version_2_orders_get_their_last_seen_status_as_reference(tmp_path):
 def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path):
     import threading
 
-    from sync_daemon.errors import RetryableError
-    from sync_daemon.runner import build_engine
+    from sync_daemon.core.errors import RetryableError
+    from sync_daemon.service.runner import build_engine
     from sync_daemon.simulators.orders import make_order
     from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from .ledger import Outcome
+from sync_daemon.ledger import Outcome
 
 if TYPE_CHECKING:
-    from .engine import Engine, PassSummary
+    from sync_daemon.engine.sync import Engine, PassSummary
 
 log = structlog.get_logger("sync_daemon.dispatch")
 

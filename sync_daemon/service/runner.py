@@ -20,15 +20,15 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import service
-from .config import DESTINATION_SECTIONS, Settings, config_path, load_settings
-from .destinations import build_destinations
-from .dispatch import STOP_GRACE_SECONDS
-from .engine import Engine
-from .errors import ConfigurationError
-from .ledger import Ledger
-from .woocommerce import WooCommerceSource
-from .writeback import StatusWriter
+from sync_daemon.config import DESTINATION_SECTIONS, Settings, config_path, load_settings
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
+from sync_daemon.engine.sync import Engine
+from sync_daemon.engine.writeback import StatusWriter
+from sync_daemon.ledger import Ledger
+from sync_daemon.platforms import build_destinations
+from sync_daemon.service import systemd as service
+from sync_daemon.source.woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.runner")
 SIGNAL_POLL_SECONDS = 0.1
@@ -69,7 +69,7 @@ def build_status_writer(engine: Engine) -> StatusWriter:
     """The write-back side of an engine, with a Tracktor client when Tracktor is enabled."""
     tracktor = None
     if engine.settings.tracktor.enabled:
-        from .tracktor import TracktorClient
+        from sync_daemon.platforms.tracktor import TracktorClient
 
         tracktor = TracktorClient(engine.settings.tracktor)
     return StatusWriter(engine, tracktor)
@@ -252,7 +252,7 @@ class Daemon:
         self.ledger.retry_schedule = list(new.delivery.retry_schedule_seconds)
         self.ledger.jitter = new.delivery.retry_jitter
         if (new.log_level, new.log_format) != (self.settings.log_level, self.settings.log_format):
-            from . import logs
+            from sync_daemon.core import logs
 
             logs.configure(new.log_level, new.log_format)
         if new.resolved_state_dir() != self.settings.resolved_state_dir():
@@ -285,7 +285,7 @@ class Daemon:
 def run(config_file: str | os.PathLike[str] | None) -> int:
     """Load settings, warn about loose permissions, and run the daemon."""
     settings = load_settings(config_file)
-    from . import logs
+    from sync_daemon.core import logs
 
     logs.configure(settings.log_level, settings.log_format)
     path = config_path(config_file)

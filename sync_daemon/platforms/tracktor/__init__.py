@@ -49,15 +49,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import http, redaction
-from .destinations.base import CheckResult
-from .errors import AuthError, ConfigurationError, PermanentError, RetryableError, SyncError
+from sync_daemon.core import http, redaction
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError, SyncError
+from sync_daemon.platforms.base import CheckResult
 
 if TYPE_CHECKING:
     import requests
 
-    from .config import TracktorSettings
-    from .models import Order
+    from sync_daemon.config import TracktorSettings
+    from sync_daemon.core.order import Order
 
 NAME = "tracktor"
 PLATFORM = "Tracktor"

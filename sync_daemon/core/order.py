@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import UnmappableOrder
+from sync_daemon.core.errors import UnmappableOrder
 
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 MAX_QUANTITY = 100_000  # more of one item in a shop order is a data error, not a sale

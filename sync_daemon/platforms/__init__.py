@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import CheckResult, Destination, MappingResult, PushResult
-from .gotrack import GoTrackDestination
-from .orderrepo import OrderRepoDestination, OrderRepoEventDestination
-from .shopback import ShopBackDestination
+from sync_daemon.platforms.base import CheckResult, Destination, MappingResult, PushResult
+from sync_daemon.platforms.gotrack import GoTrackDestination
+from sync_daemon.platforms.orderrepo import OrderRepoDestination, OrderRepoEventDestination
+from sync_daemon.platforms.shopback import ShopBackDestination
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from sync_daemon.config import Settings
 
 REGISTRY = {
     "gotrack": GoTrackDestination,

@@ -36,15 +36,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from .. import http, redaction
-from ..errors import AuthError, ConfigurationError, NotApplicable, PermanentError, RetryableError, UnmappableOrder
-from ..models import Address, Order
-from .base import CheckResult, MappingResult, PushResult
+from sync_daemon.core import http, redaction
+from sync_daemon.core.errors import (
+    AuthError,
+    ConfigurationError,
+    NotApplicable,
+    PermanentError,
+    RetryableError,
+    UnmappableOrder,
+)
+from sync_daemon.core.order import Address, Order
+from sync_daemon.platforms.base import CheckResult, MappingResult, PushResult
 
 if TYPE_CHECKING:
     import requests
 
-    from ..config import Settings, ShopBackSettings
+    from sync_daemon.config import Settings, ShopBackSettings
 
 NAME = "shopback"
 PLATFORM = "ShopBack"

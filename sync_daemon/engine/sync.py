@@ -17,10 +17,8 @@ from typing import Any
 
 import structlog
 
-from .config import Settings
-from .destinations import Destination
-from .dispatch import Dispatcher
-from .errors import (
+from sync_daemon.config import Settings
+from sync_daemon.core.errors import (
     AuthError,
     ConfigurationError,
     NotApplicable,
@@ -31,11 +29,13 @@ from .errors import (
     SyncError,
     UnmappableOrder,
 )
-from .ledger import Due, IngestItem, Ledger, Mapped, Outcome
-from .models import Order
-from .redaction import redact
-from .woocommerce import WooCommerceSource
-from .workers import WorkerPool
+from sync_daemon.core.order import Order
+from sync_daemon.core.redaction import redact
+from sync_daemon.core.workers import WorkerPool
+from sync_daemon.engine.dispatch import Dispatcher
+from sync_daemon.ledger import Due, IngestItem, Ledger, Mapped, Outcome
+from sync_daemon.platforms import Destination
+from sync_daemon.source.woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.engine")
 
@@ -297,7 +297,7 @@ class Engine:
     def _tracking_id(self, order: Order) -> str | None:
         if not self.settings.tracktor.enabled:
             return None
-        from .tracktor import tracktor_order_id
+        from sync_daemon.platforms.tracktor import tracktor_order_id
 
         return tracktor_order_id(order, self.settings.tracktor)
 

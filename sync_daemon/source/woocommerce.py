@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from woocommerce import API
 
-from . import __version__, http
-from .errors import AuthError, ConfigurationError, PermanentError, RetryableError
+from sync_daemon import __version__
+from sync_daemon.core import http
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError
 
 if TYPE_CHECKING:
     import requests
 
-    from .config import WooCommerceSettings
+    from sync_daemon.config import WooCommerceSettings
 
 PLATFORM = "WooCommerce"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import UnmappableOrder
+from sync_daemon.core.errors import UnmappableOrder
 
 _SEPARATORS = re.compile(r"[\s\-().\u200e\u200f\u202a-\u202e]")
 _LOCAL_MOBILE = re.compile(r"^01[3-9]\d{8}$")

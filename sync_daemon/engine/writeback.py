@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from .config import FINAL_WOOCOMMERCE_STATUSES, WOOCOMMERCE_STATUS_RANK
-from .engine import order_modified_key
-from .errors import PermanentError, SyncError
+from sync_daemon.config import FINAL_WOOCOMMERCE_STATUSES, WOOCOMMERCE_STATUS_RANK
+from sync_daemon.core.errors import PermanentError, SyncError
+from sync_daemon.engine.sync import order_modified_key
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from sync_daemon.engine.sync import Engine
 
 log = structlog.get_logger("sync_daemon.writeback")
 

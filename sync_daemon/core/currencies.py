@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from .errors import UnmappableOrder
+from sync_daemon.core.errors import UnmappableOrder
 
 # Currencies whose exponent is not 2 (ISO 4217, current list).
 _EXPONENTS = {

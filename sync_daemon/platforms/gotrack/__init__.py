@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from requests.auth import HTTPBasicAuth
 
-from .. import http
-from ..errors import AuthError, ConfigurationError, PermanentError, RetryableError, UnmappableOrder
-from ..models import MAX_QUANTITY, Order
-from ..phones import normalise_bd_mobile
-from .base import CheckResult, MappingResult, PushResult
+from sync_daemon.core import http
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError, UnmappableOrder
+from sync_daemon.core.order import MAX_QUANTITY, Order
+from sync_daemon.core.phones import normalise_bd_mobile
+from sync_daemon.platforms.base import CheckResult, MappingResult, PushResult
 
 if TYPE_CHECKING:
-    from ..config import GoTrackSettings, Settings
+    from sync_daemon.config import GoTrackSettings, Settings
 
 NAME = "gotrack"
 PLATFORM = "GoTrack"
@@ -221,8 +221,8 @@ class GoTrackDestination:
         """
         import requests
 
-        from ..config import origin_of
-        from ..diagnose import html_title, network_failure, redirect_target, url_path
+        from sync_daemon.config import origin_of
+        from sync_daemon.core.diagnose import html_title, network_failure, redirect_target, url_path
 
         timeout = self.settings.timeout_seconds
         try:

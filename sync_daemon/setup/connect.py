@@ -34,12 +34,12 @@ import tomlkit
 from pydantic import SecretStr, ValidationError
 from tomlkit.exceptions import TOMLKitError
 
-from . import redaction
-from .config import DEFAULT_CONFIG_PATH, Settings, config_path, describe_validation_error
-from .connection import CONNECTIONS, Connection, Context, Field, check_one, format_line, preflight
-from .diagnose import trim, value_findings, value_source
-from .errors import ConfigurationError
-from .redaction import redact
+from sync_daemon.config import DEFAULT_CONFIG_PATH, Settings, config_path, describe_validation_error
+from sync_daemon.core import redaction
+from sync_daemon.core.diagnose import trim, value_findings, value_source
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.redaction import redact
+from sync_daemon.setup.checks import CONNECTIONS, Connection, Context, Field, check_one, format_line, preflight
 
 ROLES = ("endpoint", "key", "secret", "extra")
 HEADER = "sync-daemon configuration (see config.example.toml for every key)"

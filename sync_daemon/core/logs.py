@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from .redaction import redact
+from sync_daemon.core.redaction import redact
 
 _NOISY_LIBRARIES = ("urllib3", "requests", "apscheduler", "woocommerce")
 

@@ -20,8 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .config import ENV_PREFIX, is_loopback_url
-from .redaction import redact, safe_url
+from sync_daemon.config import ENV_PREFIX, is_loopback_url
+from sync_daemon.core.redaction import redact, safe_url
 
 # What password fields and "hidden" dashboard values show instead of the secret.
 MASK_CHARACTERS = frozenset("•●∙·⋅◦○◉⬤⚫*✱＊")

@@ -30,10 +30,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import http
-from .config import Settings, origin_of
-from .destinations import CheckResult, build_destinations
-from .diagnose import (
+from sync_daemon.config import Settings, origin_of
+from sync_daemon.core import http
+from sync_daemon.core.diagnose import (
     Finding,
     html_title,
     network_failure,
@@ -43,9 +42,10 @@ from .diagnose import (
     value_findings,
     value_source,
 )
-from .errors import ConfigurationError
-from .redaction import redact, safe_url
-from .woocommerce import WooCommerceSource, probe_response
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.redaction import redact, safe_url
+from sync_daemon.platforms import CheckResult, build_destinations
+from sync_daemon.source.woocommerce import WooCommerceSource, probe_response
 
 # WooCommerce's write check updates order 0, which cannot exist: a read/write key gets 400 "Invalid ID",
 # a read-only key 401 "does not have write permissions". Nothing is created or changed either way.
@@ -468,7 +468,7 @@ def check_destination(settings: Settings, context: Context, name: str) -> CheckR
 def check_tracktor(settings: Settings, context: Context) -> CheckResult:
     """Tracktor: reading the shop's status options proves key and uuid (nothing is changed)."""
     try:
-        from .tracktor import TracktorClient
+        from sync_daemon.platforms.tracktor import TracktorClient
     except ImportError:
         return _result("tracktor", False, "this version of sync-daemon cannot check Tracktor yet")
     client = TracktorClient(settings.tracktor)
@@ -692,7 +692,7 @@ def ledger_history(settings: Settings, name: str) -> str | None:
             return None
     except OSError:  # a state directory this user may not enter
         return None
-    from .ledger import Ledger
+    from sync_daemon.ledger import Ledger
 
     try:
         ledger = Ledger(path)

@@ -19,8 +19,8 @@ def tracktor() -> None:
 
 # Imported once the group exists: cli.py imports this module at its end (and registers the group),
 # and when this module is imported first, cli.py's own import of it must already find the group.
-from .cli import config_option, console, friendly_errors, print_json  # noqa: E402
-from .redaction import redact  # noqa: E402
+from sync_daemon.cli import config_option, console, friendly_errors, print_json  # noqa: E402
+from sync_daemon.core.redaction import redact  # noqa: E402
 
 
 def _cell(value: Any) -> Any:
@@ -31,9 +31,9 @@ def _cell(value: Any) -> Any:
 
 
 def _client(config_file: str | None) -> Any:
-    from .config import load_settings
-    from .errors import ConfigurationError
-    from .tracktor import TracktorClient
+    from sync_daemon.config import load_settings
+    from sync_daemon.core.errors import ConfigurationError
+    from sync_daemon.platforms.tracktor import TracktorClient
 
     settings = load_settings(config_file, check=False).tracktor
     if not settings.enabled:

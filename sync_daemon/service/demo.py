@@ -13,14 +13,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from . import logs, redaction
-from .config import Settings
-from .ledger import Ledger
-from .runner import poll_once
-from .simulators.gotrack import GoTrackSimulator
-from .simulators.orderrepo import OrderRepoSimulator
-from .simulators.orders import demo_orders
-from .simulators.woocommerce import WooCommerceSimulator
+from sync_daemon.config import Settings
+from sync_daemon.core import logs, redaction
+from sync_daemon.ledger import Ledger
+from sync_daemon.service.runner import poll_once
+from sync_daemon.simulators.gotrack import GoTrackSimulator
+from sync_daemon.simulators.orderrepo import OrderRepoSimulator
+from sync_daemon.simulators.orders import demo_orders
+from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
 RETRY_SCHEDULE = [1.0, 2.0, 4.0]  # seconds, so the demo's retries land while you watch
 DEMO_ORIGIN = "https://shop.example.com"

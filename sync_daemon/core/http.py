@@ -19,9 +19,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from . import __version__
-from .errors import AuthError, PermanentError, RateLimitedError, RetryableError
-from .redaction import redact, safe_url
+from sync_daemon import __version__
+from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
+from sync_daemon.core.redaction import redact, safe_url
 
 USER_AGENT = f"sync-daemon/{__version__}"
 DEFAULT_TIMEOUT = 15.0

@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .. import http
-from ..config import origin_of
-from ..currencies import to_minor_units
-from ..errors import (
+from sync_daemon.config import origin_of
+from sync_daemon.core import http
+from sync_daemon.core.currencies import to_minor_units
+from sync_daemon.core.errors import (
     AuthError,
     ConfigurationError,
     NotApplicable,
@@ -42,13 +42,13 @@ from ..errors import (
     SyncError,
     UnmappableOrder,
 )
-from ..models import MAX_QUANTITY, Order
-from .base import CheckResult, MappingResult, PushResult
+from sync_daemon.core.order import MAX_QUANTITY, Order
+from sync_daemon.platforms.base import CheckResult, MappingResult, PushResult
 
 if TYPE_CHECKING:
     import requests
 
-    from ..config import OrderRepoSettings, Settings
+    from sync_daemon.config import OrderRepoSettings, Settings
 
 NAME = "orderrepo"
 PLATFORM = "OrderRepo"
@@ -289,7 +289,7 @@ class OrderRepoDestination:
         self._images_lock = threading.Lock()
         self._source = None
         if root is not None and root.woocommerce.url:
-            from ..woocommerce import WooCommerceSource
+            from sync_daemon.source.woocommerce import WooCommerceSource
 
             self._source = WooCommerceSource(root.woocommerce)
 
@@ -373,7 +373,7 @@ class OrderRepoDestination:
         """
         import requests
 
-        from ..diagnose import html_title, network_failure, redirect_target
+        from sync_daemon.core.diagnose import html_title, network_failure, redirect_target
 
         settings = self.settings
         timeout = settings.timeout_seconds

@@ -17,9 +17,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .config import load_settings
-from .errors import ConfigurationError, SyncError
-from .redaction import redact
+from sync_daemon.config import load_settings
+from sync_daemon.core.errors import ConfigurationError, SyncError
+from sync_daemon.core.redaction import redact
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -78,7 +78,7 @@ def main() -> None:
 @friendly_errors
 def run(config_file: str | None) -> None:
     """Run the daemon: poll WooCommerce on a schedule and deliver orders until stopped."""
-    from .runner import run as run_daemon
+    from sync_daemon.service.runner import run as run_daemon
 
     sys.exit(run_daemon(config_file))
 
@@ -88,8 +88,8 @@ def run(config_file: str | None) -> None:
 @friendly_errors
 def check_config(config_file: str | None) -> None:
     """Validate the configuration offline; lists every problem, exit code 2 when invalid."""
-    from .config import config_path
-    from .service import check_config_permissions
+    from sync_daemon.config import config_path
+    from sync_daemon.service.systemd import check_config_permissions
 
     settings = load_settings(config_file)
     path = config_path(config_file)
@@ -111,8 +111,8 @@ def check_config(config_file: str | None) -> None:
 @friendly_errors
 def resync(order_id: int, destination: str | None, as_json: bool, config_file: str | None) -> None:
     """Fetch ORDER_ID from WooCommerce now, re-map it and push it, whatever its ledger state."""
-    from . import logs
-    from .runner import build_engine, open_ledger
+    from sync_daemon.core import logs
+    from sync_daemon.service.runner import build_engine, open_ledger
 
     settings = load_settings(config_file)
     logs.configure(settings.log_level, settings.log_format)
@@ -143,7 +143,7 @@ def resync(order_id: int, destination: str | None, as_json: bool, config_file: s
 @friendly_errors
 def status(order_id: int | None, as_json: bool, config_file: str | None) -> None:
     """Show the ledger: counts per destination and state, or one order's full history."""
-    from .runner import open_ledger
+    from sync_daemon.service.runner import open_ledger
 
     settings = load_settings(config_file, check=False)
     ledger = open_ledger(settings)
@@ -162,7 +162,7 @@ def status(order_id: int | None, as_json: bool, config_file: str | None) -> None
 
 
 def _print_summary(data: dict[str, Any]) -> None:
-    from .ledger import STATES
+    from sync_daemon.ledger import STATES
 
     table = Table(title="Deliveries")
     table.add_column("destination")
@@ -245,8 +245,8 @@ def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
     """Read platform statuses now and apply them to WooCommerce orders (or show what would change)."""
     import threading
 
-    from . import logs
-    from .runner import build_engine, build_status_writer, open_ledger
+    from sync_daemon.core import logs
+    from sync_daemon.service.runner import build_engine, build_status_writer, open_ledger
 
     settings = load_settings(config_file)
     logs.configure(settings.log_level, settings.log_format)
@@ -284,8 +284,8 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
     One line each: OK with what was verified, or FAILED with the cause and what to do.
     Exit code 0 only when every check passes.
     """
-    from .config import config_path, load_for_checks
-    from .connection import check_all, format_line
+    from sync_daemon.config import config_path, load_for_checks
+    from sync_daemon.setup.checks import check_all, format_line
 
     settings, invalid = load_for_checks(config_file)
     results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid)
@@ -335,7 +335,7 @@ def connect(
     Values are trimmed and checked, the connection is tested, and only when it passes are they
     written into the config file (comments kept, atomically, mode 0600).
     """
-    from .connect import run_connect
+    from sync_daemon.setup.connect import run_connect
 
     given = {"endpoint": endpoint, "key": key, "secret": secret, "extra": origin}
     sys.exit(
@@ -348,12 +348,12 @@ def connect(
 @friendly_errors
 def demo(passes: int) -> None:
     """Run the real engine against built-in simulators on 127.0.0.1 and print what synced."""
-    from .demo import run_demo
+    from sync_daemon.service.demo import run_demo
 
     run_demo(passes=passes, echo=click.echo)
 
 
-from .cli_tracktor import tracktor  # noqa: E402 - the group reuses this module's helpers
+from sync_daemon.cli.tracktor import tracktor  # noqa: E402 - the group reuses this module's helpers
 
 main.add_command(tracktor)
 

@@ -1,0 +1,237 @@
+"""What every platform is behind: one protocol, the shared result types, the shop context.
+
+A platform is one package under ``platforms/`` holding its settings model (its config section),
+its pure mapping, its client, its connection check and, when it reads statuses back, its status
+source. The registry (``platforms/__init__.py``) lists the packages; nothing above this layer
+names a platform.
+
+Capabilities are declared, never probed with ``getattr``: a platform returns the destinations it
+delivers to (none for Tracktor, orders plus one per event for OrderRepo) and the status sources it
+reads (none for GoTrack and ShopBack).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+from sync_daemon.core.diagnose import Finding
+from sync_daemon.core.order import Order
+from sync_daemon.core.settings import PlatformSettings
+
+Operation = Literal["create", "update"]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """A successful push: the platform's id for the order and a short description."""
+
+    remote_id: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of a connection check: ok, what was verified or what is wrong, and a hint."""
+
+    name: str
+    ok: bool
+    message: str
+    hint: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MappingResult:
+    """A payload plus a note for the ledger (e.g. which zero-priced items were left out)."""
+
+    payload: dict[str, Any]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value the merchant pastes for a connection (``connect`` prompts for it)."""
+
+    key: str  # the setting's name in the section
+    role: str  # "endpoint", "key", "secret" or "extra" (connect's --endpoint/--key/--secret/--origin)
+    label: str  # in messages and prompts: "API secret"
+    hidden: bool = True  # read without echo
+    kind: str = "credential"  # "url", "credential" (a key or secret) or "text"
+    prefix: str = ""  # what every valid value starts with ("fbc_")
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How a connection is set up: where the merchant finds the values, which they are, what to pre-check."""
+
+    title: str  # "GoTrack"
+    dashboard: str  # where the merchant finds the values
+    fields: tuple[Field, ...]
+    # Problems visible in the section's values before any request (a URL with the wrong path, …).
+    preflight: Callable[[Any], list[Finding]] = lambda section: []
+
+    def field(self, role: str) -> Field | None:
+        """The field with a role, if this connection has one."""
+        return next((item for item in self.fields if item.role == role), None)
+
+
+def _no_image(product_id: int) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ShopContext:
+    """What a platform may know of the shop, instead of the whole configuration."""
+
+    url: str = ""  # the shop's address (woocommerce.url)
+    origin: str = ""  # scheme://host[:port] of that address
+    # The product's first image URL (cached by the caller; None when it has none).
+    product_image: Callable[[int], str | None] = _no_image
+
+
+class Destination(Protocol):
+    """One ledger lane orders are delivered to. Every method raises only ``core.errors.SyncError``."""
+
+    name: str  # the ledger's destination name ("gotrack", "orderrepo-event-created")
+    section: str  # the settings section (platform) it belongs to
+    supports_update: bool
+    concurrency: int  # requests in flight at once
+
+    def map_order(self, order: Order) -> MappingResult:
+        """The platform's payload for an order; raise UnmappableOrder or NotApplicable when it cannot be sent."""
+        ...
+
+    def push(self, payload: dict[str, Any], *, operation: str, remote_id: str | None) -> PushResult:
+        """Create (or update) the order on the platform."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class StatusStore(Protocol):
+    """The part of the ledger a status source writes to (the ledger implements it)."""
+
+    def update_remote_statuses(
+        self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
+    ) -> int: ...
+
+    def tracking_due(self, *, now: float, max_age_seconds: float, limit: int = 1000) -> list[tuple[int, str]]: ...
+
+    def record_tracking(
+        self,
+        order_id: int,
+        *,
+        shipment_status: str | None,
+        exception_status: str | None,
+        carrier: str | None,
+        tracking_number: str | None,
+        done: bool,
+        now: float,
+    ) -> bool: ...
+
+
+class StatusSource(Protocol):
+    """Statuses a platform learns after the order left the shop, read into the ledger for write-back.
+
+    ``kind`` says where the ledger keeps them: ``"delivery"`` on the platform's own delivery rows
+    (OrderRepo), ``"tracking"`` in the tracking table, keyed by a tracking id taken from the order
+    at ingest (Tracktor).
+    """
+
+    name: str  # the write-back source label, and the ledger's destination name for "delivery"
+    title: str  # in order notes: "OrderRepo"
+    kind: Literal["delivery", "tracking"]
+    interval_seconds: float  # the runner schedules one job per source
+    quiet_statuses: frozenset[str]  # remote statuses not worth a note (every order starts there)
+
+    def pull(
+        self, store: StatusStore, *, now: float, stop: threading.Event, progress: Callable[[], None]
+    ) -> int:
+        """Read what changed into the store; returns how many statuses changed."""
+        ...
+
+    def fetch_one(self, order_id: int) -> tuple[str, str | None] | None:
+        """(status, changed at) of one order now (after a resync), or None."""
+        ...
+
+    def tracking_id(self, order: Order) -> str | None:
+        """The id this source tracks an order by (``kind == "tracking"``), or None when not tracked."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Platform(Protocol):
+    """One platform: a settings section, its connection, what it delivers to and what it reads back."""
+
+    name: ClassVar[str]  # the settings section
+    title: ClassVar[str]
+    Settings: ClassVar[type[PlatformSettings]]
+    connection: ClassVar[ConnectionSpec]
+    # Remote status → WooCommerce status, the default of ``writeback.<name>_status_map``; None when
+    # the platform reads no statuses back.
+    status_map_default: ClassVar[dict[str, str] | None]
+
+    def __init__(self, settings: Any, shop: ShopContext) -> None: ...
+
+    def destinations(self) -> Sequence[Destination]:
+        """The delivery lanes, built once (empty when the platform is read only)."""
+        ...
+
+    def status_sources(self, status_map: dict[str, str]) -> Sequence[StatusSource]:
+        """The status readers, built once (empty when the platform reads nothing back)."""
+        ...
+
+    def check(self) -> CheckResult:
+        """Prove the connection works without creating anything."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection the platform opened."""
+        ...
+
+
+class PlatformBase:
+    """Defaults for a platform: nothing delivered, nothing read back; closes what it built."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    Settings: ClassVar[type[PlatformSettings]]
+    connection: ClassVar[ConnectionSpec]
+    status_map_default: ClassVar[dict[str, str] | None] = None
+
+    def __init__(self, settings: Any, shop: ShopContext | None = None) -> None:
+        self.settings = settings
+        self.shop = shop or ShopContext()
+        self._opened: list[Any] = []
+
+    def opened(self, thing: Any) -> Any:
+        """Remember something with a ``close`` (a destination, a client) so ``close`` releases it."""
+        self._opened.append(thing)
+        return thing
+
+    def destinations(self) -> Sequence[Destination]:
+        """None by default."""
+        return ()
+
+    def status_sources(self, status_map: dict[str, str]) -> Sequence[StatusSource]:
+        """None by default."""
+        return ()
+
+    def check(self) -> CheckResult:
+        """Subclasses prove their connection."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close everything opened, once."""
+        opened, self._opened = self._opened, []
+        for thing in opened:
+            thing.close()
