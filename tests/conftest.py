@@ -1,12 +1,25 @@
-"""Shared fixtures: real-shaped WooCommerce orders and settings."""
+"""Shared fixtures: real-shaped WooCommerce orders and settings, the simulators, captured logs."""
 
 from __future__ import annotations
 
 import copy
+import io
 import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
+import structlog
+
+from sync_daemon.core import logs
+from sync_daemon.simulators import (
+    GoTrackSimulator,
+    OrderRepoSimulator,
+    ShopBackSimulator,
+    TracktorSimulator,
+    WooCommerceSimulator,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -20,3 +33,73 @@ def load_order(name: str = "wc_order_tax_coupon_fees.json") -> dict:
 def wc_order() -> dict:
     """A processing BDT order with VAT, a coupon, shipping, a COD fee and a gift-wrap fee."""
     return load_order()
+
+
+# -- simulators: each a real HTTP server on 127.0.0.1, started for one test and stopped after it --
+
+SHOP_ORIGIN = "https://shop.example.com"  # the shop's Origin; the orderrepo fixture allows it
+
+
+@pytest.fixture
+def woocommerce():
+    """The WooCommerce REST API simulator (read-write key)."""
+    with WooCommerceSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def woocommerce_for_module():
+    """One WooCommerce simulator for a whole test module; reset it before each test that uses it."""
+    with WooCommerceSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def gotrack():
+    """The GoTrack.bd simulator, with fresh credentials."""
+    with GoTrackSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def orderrepo():
+    """The OrderRepo simulator, allowing the shop's Origin (``SHOP_ORIGIN``)."""
+    with OrderRepoSimulator(allowed_origins=(SHOP_ORIGIN,)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def shopback():
+    """The ShopBack postback simulator for offer 1234, with a fresh security token."""
+    with ShopBackSimulator(offer_id="1234") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def tracktor():
+    """The Tracktor simulator, with fresh credentials."""
+    with TracktorSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def captured_logs():
+    """Production logging (logs.configure) into a buffer; restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    logs.configure(level="debug", log_format="json", stream=buffer)
+    yield buffer
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def _clean_environment(monkeypatch):
+    """No SYNC_DAEMON_* variable, credentials or state directory of the machine leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith("SYNC_DAEMON_") or name in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
+            monkeypatch.delenv(name)

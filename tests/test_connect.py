@@ -18,12 +18,7 @@ from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch):
-    for name in list(os.environ):
-        if name.upper().startswith("SYNC_DAEMON_") or name in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 
 @pytest.fixture

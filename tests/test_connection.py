@@ -15,13 +15,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from pydantic import SecretStr
 
-from sync_daemon.config import Settings
+from sync_daemon.app import build_engine
+from sync_daemon.config import Settings, load_settings, settings_model
+from sync_daemon.core import http
 from sync_daemon.core.diagnose import looks_masked, trim, value_findings
 from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.order import Order
+from sync_daemon.core.settings import DestinationSettings
 from sync_daemon.ledger import IngestItem, Ledger, Mapped, Outcome
-from sync_daemon.platforms.base import CheckResult
-from sync_daemon.setup.checks import CONNECTIONS, Connection, Context, check_all, check_one, format_line, register
+from sync_daemon.platforms import REGISTRY
+from sync_daemon.platforms.base import (
+    CheckResult,
+    ConnectionSpec,
+    Destination,
+    Field,
+    MappingResult,
+    PlatformBase,
+    PushResult,
+)
+from sync_daemon.setup.checks import check_all, format_line, known_names
 from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.orders import make_order
@@ -29,14 +43,7 @@ from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
 ORIGIN = "https://shop.example.com"
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch):
-    import os
-
-    for name in list(os.environ):
-        if name.upper().startswith("SYNC_DAEMON_") or name in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 
 @pytest.fixture
@@ -587,21 +594,178 @@ def test_shopback_is_checked_through_its_destination(tmp_path):
         assert not wrong.ok
 
 
-def test_registry_is_easy_to_extend(tmp_path):
-    calls = []
+# -- a platform added by a test alone -------------------------------------------------------------------
 
-    def check(settings, context):
-        calls.append(context.config_file)
-        return CheckResult("woocommerce", True, "stand-in")
+ACME_KEY = "acme_" + "7" * 24
 
-    original = CONNECTIONS["woocommerce"]
+
+class AcmeServer:
+    """Acme's API in a few lines: ``GET /api/me`` proves the key, ``POST /api/orders`` stores an order."""
+
+    def __init__(self):
+        self.key = ACME_KEY
+        self.orders: list[dict] = []
+        self.requests: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                outer.requests.append((self.command, self.path))
+                if self.headers.get("X-Api-Key") == outer.key:
+                    return True
+                self._answer(401, {"error": "invalid API key"})
+                return False
+
+            def do_GET(self):
+                if self._authorised():
+                    self._answer(200, {"account": "acme-shop"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                if self._authorised():
+                    outer.orders.append(body)
+                    self._answer(201, {"id": f"A-{len(outer.orders)}"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class AcmeSettings(DestinationSettings):
+    """The ``[acme]`` section."""
+
+    endpoint: str = ""
+    api_key: SecretStr = SecretStr("")
+
+
+class AcmeDestination:
+    """Acme's one lane: the order's id and total, POSTed as JSON."""
+
+    name = "acme"
+    section = "acme"
+    supports_update = False
+
+    def __init__(self, settings: AcmeSettings):
+        self.settings = settings
+        self.concurrency = settings.concurrency
+        self.session = http.build_session(headers={"X-Api-Key": settings.api_key.get_secret_value()})
+
+    def map_order(self, order: Order) -> MappingResult:
+        return MappingResult({"order_id": order.id, "total": str(order.total)})
+
+    def push(self, payload, *, operation, remote_id) -> PushResult:
+        response = http.send(self.session, "POST", f"{self.settings.endpoint}/api/orders", platform="Acme",
+                             timeout=self.settings.timeout_seconds, json=payload)
+        http.raise_for_status(response, platform="Acme")
+        return PushResult(remote_id=http.json_body(response)["id"], detail="created")
+
+    def close(self):
+        self.session.close()
+
+
+class Acme(PlatformBase):
+    """A fifth platform, defined here only: nothing in the product names it."""
+
+    name = "acme"
+    title = "Acme"
+    Settings = AcmeSettings
+    connection = ConnectionSpec(
+        title="Acme",
+        dashboard="Acme → Settings → API",
+        fields=(Field("endpoint", "endpoint", "endpoint URL", hidden=False, kind="url"),
+                Field("api_key", "secret", "API key")),
+    )
+
+    def build_destinations(self) -> list[Destination]:
+        return [AcmeDestination(self.settings)]
+
+    def check(self) -> CheckResult:
+        try:
+            response = requests.get(f"{self.settings.endpoint}/api/me", timeout=self.settings.timeout_seconds,
+                                    headers={"X-Api-Key": self.settings.api_key.get_secret_value()})
+        except requests.RequestException as error:
+            return CheckResult("acme", False, f"Acme did not answer ({type(error).__name__})")
+        if response.status_code == 200:
+            return CheckResult("acme", True, "API key accepted (nothing sent)")
+        return CheckResult("acme", False, f"Acme refused the API key (HTTP {response.status_code})",
+                           "copy the key again", {"auth_rejected": response.status_code == 401})
+
+
+@pytest.fixture
+def acme(monkeypatch):
+    """Acme in the platform registry for this test only, and its server."""
+    monkeypatch.setitem(REGISTRY, "acme", Acme)
+    server = AcmeServer()
+    yield server
+    server.close()
+
+
+def acme_settings(tmp_path, wc, acme, api_key=ACME_KEY):
+    """Settings loaded as the daemon loads them, from a TOML file with an ``[acme]`` section."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"state_dir = {json.dumps(str(tmp_path / 'state'))}\n"
+        f"[woocommerce]\nurl = {json.dumps(wc.url)}\nconsumer_key = {json.dumps(wc.consumer_key)}\n"
+        f"consumer_secret = {json.dumps(wc.consumer_secret)}\n"
+        f"[acme]\nenabled = true\nendpoint = {json.dumps(acme.url)}\napi_key = {json.dumps(api_key)}\n",
+        encoding="utf-8",
+    )
+    return load_settings(path)
+
+
+def test_a_platform_added_by_a_test_is_checked_and_delivered_to_once(tmp_path, wc, acme):
+    (order_id,) = wc.add_orders([make_order(801)])
+    settings = acme_settings(tmp_path, wc, acme)
+    assert type(settings) is settings_model() and settings.enabled_platforms() == ["acme"]
+
+    # test-connection lists it after the shop and the registry's platforms, and checks it.
+    assert known_names(settings) == ["woocommerce", "gotrack", "orderrepo", "shopback", "tracktor", "acme"]
+    shop, checked = check_all(settings)
+    assert shop.ok and format_line(checked) == "acme         OK  API key accepted (nothing sent)"
+    assert acme.orders == [] and acme.requests == [("GET", "/api/me")]
+
+    # Its pre-flight finds what a paste brought along, before any request.
+    for pasted, problem in ((ACME_KEY + " ", "acme.api_key has a space at the end"),
+                            ("••••••••••", "bullet characters")):
+        (refused,) = check_all(acme_settings(tmp_path, wc, acme, api_key=pasted), ["acme"])
+        assert not refused.ok and problem in refused.message
+    assert acme.requests == [("GET", "/api/me")]
+
+    # The engine delivers the shop's order to it exactly once over two passes.
+    ledger = Ledger.open(settings.resolved_state_dir())
+    engine = build_engine(settings, ledger, threading.Event())
     try:
-        register(Connection("woocommerce", "Shop", "nowhere", (), check, platform=False))
-        assert check_one(build(tmp_path), "woocommerce", Context(config_file=None)).message == "stand-in"
-        assert calls == [None]
+        engine.startup()
+        first, second = engine.sync_pass(), engine.sync_pass()
+        assert (first.delivered, second.delivered) == (1, 0)
+        assert acme.orders == [{"order_id": order_id, "total": wc.get_order(order_id)["total"]}]
+        delivery = ledger.delivery(order_id, "acme")
+        assert delivery["state"] == "delivered" and delivery["remote_id"] == "A-1"
     finally:
-        register(original)
-    assert list(CONNECTIONS)[:3] == ["woocommerce", "gotrack", "orderrepo"]
+        engine.close()
+        ledger.close()
+
+    # A key regenerated in Acme's dashboard afterwards: the ledger's memory says so.
+    acme.key = "acme_" + "8" * 24
+    (rejected,) = check_all(settings, ["acme"])
+    assert not rejected.ok and "acme accepted deliveries from this daemon before" in rejected.hint
+    assert "regenerated in Acme → Settings → API — paste the new ones: sync-daemon connect acme" in rejected.hint
 
 
 def test_results_are_json_ready(tmp_path, gt):

@@ -13,25 +13,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.ledger import Ledger
-from sync_daemon.service.runner import build_engine
-from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
 from sync_daemon.simulators.orders import make_order
 
-ORIGIN = "https://shop.example.com"
+ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (tests/conftest.py)
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 @pytest.fixture
-def sims():
-    with (
-        WooCommerceSimulator() as woocommerce,
-        GoTrackSimulator() as gotrack,
-        OrderRepoSimulator(allowed_origins=(ORIGIN,)) as orderrepo,
-    ):
-        woocommerce.add_orders([make_order(n + 1, created=CREATED + timedelta(seconds=n)) for n in range(60)])
-        yield woocommerce, gotrack, orderrepo
+def sims(woocommerce, gotrack, orderrepo):
+    """The shared simulators (tests/conftest.py), the shop holding 60 orders."""
+    woocommerce.add_orders([make_order(n + 1, created=CREATED + timedelta(seconds=n)) for n in range(60)])
+    return woocommerce, gotrack, orderrepo
 
 
 def engine_for(sims, state, *, timeout=5.0, progress=lambda: None):
@@ -47,7 +42,7 @@ def engine_for(sims, state, *, timeout=5.0, progress=lambda: None):
         "orderrepo": {"enabled": True, "base_url": orderrepo.url, "api_key": orderrepo.api_key, "origin": ORIGIN,
                       "fallback_image_url": f"{ORIGIN}/placeholder.png"},
     }
-    ledger = Ledger.open(state, retry_schedule=[600], jitter=0)
+    ledger = Ledger.open(state)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event(), progress)
     engine.startup()
     return engine, ledger

@@ -8,24 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.ledger import Ledger
-from sync_daemon.service.runner import build_engine
-from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
 from sync_daemon.simulators.orders import make_order
 
-ORIGIN = "https://shop.example.com"
+ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (tests/conftest.py)
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
 
 @pytest.fixture
-def sims():
-    with (
-        WooCommerceSimulator() as woocommerce,
-        GoTrackSimulator() as gotrack,
-        OrderRepoSimulator(allowed_origins=(ORIGIN,)) as orderrepo,
-    ):
-        yield woocommerce, gotrack, orderrepo
+def sims(woocommerce, gotrack, orderrepo):
+    """The shared simulators (tests/conftest.py): the shop, GoTrack and OrderRepo."""
+    return woocommerce, gotrack, orderrepo
 
 
 def engine_for(sims, state, *platforms):
@@ -40,7 +35,7 @@ def engine_for(sims, state, *platforms):
         "orderrepo": {"enabled": "orderrepo" in platforms, "base_url": orderrepo.url, "api_key": orderrepo.api_key,
                       "origin": ORIGIN, "fallback_image_url": f"{ORIGIN}/placeholder.png"},
     }
-    ledger = Ledger.open(state, retry_schedule=[60], jitter=0)
+    ledger = Ledger.open(state)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event())
     engine.startup()
     return engine, ledger

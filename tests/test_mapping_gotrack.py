@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from sync_daemon.config import GoTrackSettings
 from sync_daemon.core.errors import UnmappableOrder
 from sync_daemon.core.order import Order
-from sync_daemon.platforms.gotrack import map_order
+from sync_daemon.platforms.gotrack import GoTrackSettings, map_order
 
 
 def gotrack_total(payload):

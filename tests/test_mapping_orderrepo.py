@@ -4,11 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from sync_daemon.config import OrderRepoSettings
 from sync_daemon.core.currencies import minor_unit_exponent, to_minor_units
 from sync_daemon.core.errors import RetryableError, UnmappableOrder
 from sync_daemon.core.order import Order
-from sync_daemon.platforms.orderrepo import map_order, order_id_from_external
+from sync_daemon.platforms.orderrepo import OrderRepoSettings, map_order, order_id_from_external
 
 
 def mapped(raw, lookup=None, **settings):

@@ -7,9 +7,12 @@ import pytest
 from sync_daemon.config import Settings
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, QuotaError, RetryableError
 from sync_daemon.core.order import Order
-from sync_daemon.platforms.orderrepo import OrderRepoDestination, OrderRepoEventDestination
+from sync_daemon.core.urls import origin_of
+from sync_daemon.platforms import ShopContext
+from sync_daemon.platforms.orderrepo import OrderRepoDestination, OrderRepoEventDestination, OrderRepoStatuses
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
-from sync_daemon.simulators.woocommerce import WooCommerceSimulator
+from sync_daemon.source.images import ProductImages
+from sync_daemon.source.woocommerce import WooCommerceSource
 
 ORIGIN = "https://shop.example.com"
 PAYLOAD = {"id": "77", "total": 12345, "currency": "BDT"}
@@ -26,7 +29,14 @@ def destination(repo, shop_url=ORIGIN, **orderrepo):
         "woocommerce": {"url": shop_url, "consumer_key": "ck_x", "consumer_secret": "cs_x"},
         "orderrepo": {"enabled": True, "base_url": repo.url, "api_key": repo.api_key, **orderrepo},
     })
-    return OrderRepoDestination(settings.orderrepo, settings), settings
+    return OrderRepoDestination(settings.orderrepo, shop_of(settings)), settings
+
+
+def shop_of(settings, product_image=None):
+    url = settings.woocommerce.url
+    if product_image is None:
+        return ShopContext(url=url, origin=origin_of(url))
+    return ShopContext(url=url, origin=origin_of(url), product_image=product_image)
 
 
 def test_create_then_update_then_404_update_falls_back_to_create(repo):
@@ -90,40 +100,41 @@ def test_origin_defaults_to_the_shop_and_can_be_set(repo):
 
 
 def test_statuses_list_and_single(repo):
-    dest, _ = destination(repo, id_prefix="wc-")
+    dest, settings = destination(repo, id_prefix="wc-")
     for number in range(1, 4):
         dest.push({**PAYLOAD, "id": f"wc-{number}"}, operation="create")
     repo.set_order_status("wc-2", "done")
-    statuses = {order_id: status for order_id, status, _ in dest.fetch_statuses()}
+    reader = OrderRepoStatuses(settings.orderrepo, shop_of(settings))
+    statuses = {order_id: status for order_id, status, _ in reader.rows()}
     assert statuses == {1: "new", 2: "done", 3: "new"}
-    assert dest.fetch_status(2)[0] == "done"
-    assert dest.fetch_status(42) is None
+    assert reader.fetch_one(2)[0] == "done"
+    assert reader.fetch_one(42) is None
 
 
 def test_events_unknown_or_inactive_key_is_a_configuration_error(repo):
     _, settings = destination(repo, events={"created": "evt"})
-    event = OrderRepoEventDestination(settings.orderrepo, settings, "created")
+    event = OrderRepoEventDestination(settings.orderrepo, shop_of(settings), "created")
     assert event.push({"event": "evt", "data": [{"name": "Order id", "value": "1"}]}).detail == "event created sent"
     for key in ("off", "nope"):
         with pytest.raises(ConfigurationError, match="event key for 'created' refused"):
             event.push({"event": key, "data": [{"name": "Order id", "value": "1"}]})
 
 
-def test_product_image_is_looked_up_once_and_cached(repo, wc_order):
-    with WooCommerceSimulator() as shop:
-        shop.add_product(22, "Sticker", "https://shop.example.com/sticker.jpg")
-        credentials = shop.credentials
-        settings = Settings.model_validate({
-            "woocommerce": {"url": shop.url, "consumer_key": credentials["consumer_key"],
-                            "consumer_secret": credentials["consumer_secret"]},
-            "orderrepo": {"enabled": True, "base_url": repo.url, "api_key": repo.api_key},
-        })
-        dest = OrderRepoDestination(settings.orderrepo, settings)
-        order = Order.from_wc(wc_order)
-        shop.add_fault("status", status=503, count=1)
-        with pytest.raises(RetryableError, match="image of product 22"):
-            dest.map_order(order)  # not cached: the next mapping asks again
-        for _ in range(3):
-            payload = dest.map_order(order).payload
-        assert payload["products"][1]["image"] == "https://shop.example.com/sticker.jpg"
-        assert shop.count("GET", "/wp-json/wc/v3/products/{id}") == 2  # the failed one, then once for good
+def test_product_image_is_looked_up_once_and_cached(repo, wc_order, woocommerce):
+    woocommerce.add_product(22, "Sticker", "https://shop.example.com/sticker.jpg")
+    credentials = woocommerce.credentials
+    settings = Settings.model_validate({
+        "woocommerce": {"url": woocommerce.url, "consumer_key": credentials["consumer_key"],
+                        "consumer_secret": credentials["consumer_secret"]},
+        "orderrepo": {"enabled": True, "base_url": repo.url, "api_key": repo.api_key},
+    })
+    images = ProductImages(WooCommerceSource(settings.woocommerce))
+    dest = OrderRepoDestination(settings.orderrepo, shop_of(settings, images.lookup))
+    order = Order.from_wc(wc_order)
+    woocommerce.add_fault("status", status=503, count=1)
+    with pytest.raises(RetryableError, match="image of product 22"):
+        dest.map_order(order)  # not cached: the next mapping asks again
+    for _ in range(3):
+        payload = dest.map_order(order).payload
+    assert payload["products"][1]["image"] == "https://shop.example.com/sticker.jpg"
+    assert woocommerce.count("GET", "/wp-json/wc/v3/products/{id}") == 2  # the failed one, then once for good

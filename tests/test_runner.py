@@ -6,8 +6,9 @@ import signal
 
 import pytest
 
+from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
-from sync_daemon.service.runner import POLL_JOB, STATUS_JOB, TRACKING_JOB, WRITEBACK_JOB, Daemon
+from sync_daemon.service.runner import POLL_JOB, WRITEBACK_JOB, Daemon, status_job
 
 
 def settings(tmp_path, **sections):
@@ -31,6 +32,13 @@ def daemon(tmp_path):
         signal.signal(number, handler)
 
 
+def reschedule(daemon, new):
+    """As a reload does: a new engine on the new settings, then the jobs that follow from it."""
+    daemon.engine.close()
+    daemon.engine = build_engine(new, daemon.ledger, daemon.stop_event)
+    daemon._schedule(new)
+
+
 def jobs(daemon):
     return {job.id: job.trigger.interval.total_seconds() for job in daemon.scheduler.get_jobs()}
 
@@ -41,12 +49,12 @@ def test_jobs_are_added_rescheduled_and_removed_as_settings_change(tmp_path, dae
 
     orderrepo = {"enabled": True, "api_key": "k", "status_pull_interval_seconds": 30}
     tracktor = {"enabled": True, "uuid": "u", "api_key": "k", "poll_interval_seconds": 90}
-    daemon._schedule(settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, tracktor=tracktor))
-    assert jobs(daemon) == {POLL_JOB: 20, STATUS_JOB: 30, TRACKING_JOB: 90, WRITEBACK_JOB: 120}
+    reschedule(daemon, settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, tracktor=tracktor))
+    assert jobs(daemon) == {POLL_JOB: 20, status_job("orderrepo"): 30, status_job("tracktor"): 90, WRITEBACK_JOB: 120}
 
     # Write-back switched off and Tracktor gone: their jobs go, the status pull stays.
-    daemon._schedule(settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, writeback={"enabled": False}))
-    assert jobs(daemon) == {POLL_JOB: 20, STATUS_JOB: 30}
+    reschedule(daemon, settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, writeback={"enabled": False}))
+    assert jobs(daemon) == {POLL_JOB: 20, status_job("orderrepo"): 30}
 
 
 def test_a_queued_write_back_does_nothing_once_it_is_switched_off(tmp_path, daemon, monkeypatch):

@@ -7,8 +7,6 @@ import copy
 import pytest
 import requests
 
-from sync_daemon.simulators import GoTrackSimulator
-
 ORDER = {
     "external_source": "woocommerce",
     "external_order_id": "1042",
@@ -17,12 +15,6 @@ ORDER = {
     "delivery_charge": 60,
     "cod_charge": 10,
 }
-
-
-@pytest.fixture
-def gt():
-    with GoTrackSimulator() as sim:
-        yield sim
 
 
 def post(sim, body, auth=None, **kwargs):
@@ -43,16 +35,16 @@ def with_changes(**changes):
     return body
 
 
-def test_credentials_shape(gt):
-    assert gt.api_key.startswith("fbc_") and len(gt.api_key) == 28
-    int(gt.api_key[4:], 16)
-    assert len(gt.api_secret) == 40 and gt.api_secret.isalnum()
-    assert gt.endpoint == gt.url + "/api/v1/orders"
-    assert gt.credentials["endpoint"] == gt.endpoint
+def test_credentials_shape(gotrack):
+    assert gotrack.api_key.startswith("fbc_") and len(gotrack.api_key) == 28
+    int(gotrack.api_key[4:], 16)
+    assert len(gotrack.api_secret) == 40 and gotrack.api_secret.isalnum()
+    assert gotrack.endpoint == gotrack.url + "/api/v1/orders"
+    assert gotrack.credentials["endpoint"] == gotrack.endpoint
 
 
-def test_create_matches_the_documented_example(gt):
-    r = post(gt, ORDER)
+def test_create_matches_the_documented_example(gotrack):
+    r = post(gotrack, ORDER)
     assert r.status_code == 201
     body = r.json()
     assert body["ok"] is True and "idempotent" not in body
@@ -60,51 +52,51 @@ def test_create_matches_the_documented_example(gt):
     assert body["order"]["status"] == "pending"
     assert body["order"]["total_selling_price"] == 1068.0
     assert body["order"]["created_at"]
-    assert post(gt, with_changes(external_order_id="1043")).json()["order"]["id"] == 301
+    assert post(gotrack, with_changes(external_order_id="1043")).json()["order"]["id"] == 301
 
 
-def test_idempotent_replay(gt):
-    first = post(gt, ORDER).json()["order"]
-    r = post(gt, with_changes(delivery_charge=120))
+def test_idempotent_replay(gotrack):
+    first = post(gotrack, ORDER).json()["order"]
+    r = post(gotrack, with_changes(delivery_charge=120))
     assert r.status_code == 200
     assert r.json() == {"ok": True, "order": first, "idempotent": True}
-    stored = gt.order_by_external_id("woocommerce", "1042")
+    stored = gotrack.order_by_external_id("woocommerce", "1042")
     assert stored["requests"] == 2 and stored["payload"] == ORDER
-    assert len(gt.orders()) == 1
+    assert len(gotrack.orders()) == 1
     # Same id from another source is another order; a missing source means "external".
-    assert post(gt, with_changes(external_source=...)).status_code == 201
-    assert post(gt, with_changes(external_source="external")).status_code == 200
+    assert post(gotrack, with_changes(external_source=...)).status_code == 201
+    assert post(gotrack, with_changes(external_source="external")).status_code == 200
 
 
-def test_orders_without_external_id_are_never_deduplicated(gt):
+def test_orders_without_external_id_are_never_deduplicated(gotrack):
     body = with_changes(external_order_id=...)
-    assert post(gt, body).status_code == 201
-    assert post(gt, body).status_code == 201
-    assert len(gt.orders()) == 2
+    assert post(gotrack, body).status_code == 201
+    assert post(gotrack, body).status_code == 201
+    assert len(gotrack.orders()) == 2
 
 
 @pytest.mark.parametrize("auth", [None, ("fbc_wrong", "x"), "Bearer abc", "Basic !!!notbase64", "Basic Zm9v"])
-def test_auth_failures_come_before_validation(gt, auth):
+def test_auth_failures_come_before_validation(gotrack, auth):
     headers = {}
     if isinstance(auth, str):
         headers["Authorization"] = auth
     r = requests.post(
-        gt.endpoint, data=b"not json", headers=headers, auth=auth if isinstance(auth, tuple) else None
+        gotrack.endpoint, data=b"not json", headers=headers, auth=auth if isinstance(auth, tuple) else None
     )
     assert r.status_code == 401
     assert r.json() == {"ok": False, "error": {"code": "unauthorized", "message": "Invalid API key/secret."}}
 
 
-def test_wrong_secret_for_right_key(gt):
-    assert post(gt, ORDER, auth=(gt.api_key, gt.api_secret[:-1])).status_code == 401
+def test_wrong_secret_for_right_key(gotrack):
+    assert post(gotrack, ORDER, auth=(gotrack.api_key, gotrack.api_secret[:-1])).status_code == 401
 
 
-def test_body_must_be_a_json_object(gt):
+def test_body_must_be_a_json_object(gotrack):
     for data in (b"not json", b"[1, 2]", b'"str"', b"", b'{"a": NaN}'):
         r = requests.post(
-            gt.endpoint,
+            gotrack.endpoint,
             data=data,
-            auth=(gt.api_key, gt.api_secret),
+            auth=(gotrack.api_key, gotrack.api_secret),
             headers={"Content-Type": "application/json"},
         )
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", data
@@ -122,8 +114,8 @@ def test_body_must_be_a_json_object(gt):
         ({"line_items": None}, "line_items is required"),
     ],
 )
-def test_missing_required_fields_are_400(gt, changes, message):
-    r = post(gt, with_changes(**changes))
+def test_missing_required_fields_are_400(gotrack, changes, message):
+    r = post(gotrack, with_changes(**changes))
     assert r.status_code == 400
     assert r.json() == {"ok": False, "error": {"code": "bad_request", "message": message}}
 
@@ -159,16 +151,16 @@ def test_missing_required_fields_are_400(gt, changes, message):
         ({"line_items": ["Red T-Shirt"]}, "line_items.0"),
     ],
 )
-def test_invalid_fields_are_422(gt, changes, fragment):
-    r = post(gt, with_changes(**changes))
+def test_invalid_fields_are_422(gotrack, changes, fragment):
+    r = post(gotrack, with_changes(**changes))
     assert r.status_code == 422, r.text
     error = r.json()["error"]
     assert error["code"] == "validation_failed"
     assert error["message"].startswith(fragment)
-    assert gt.orders() == []
+    assert gotrack.orders() == []
 
 
-def test_valid_edge_values(gt):
+def test_valid_edge_values(gotrack):
     body = with_changes(
         line_items__0__cost_price=0,
         delivery_charge=0,
@@ -177,36 +169,36 @@ def test_valid_edge_values(gt):
         line_items__0__selling_price=0.1,
         line_items__0__quantity=3,
     )
-    r = post(gt, body)
+    r = post(gotrack, body)
     assert r.status_code == 201
     assert r.json()["order"]["total_selling_price"] == 0.3  # Decimal, not 0.30000000000000004
-    given = post(gt, with_changes(external_order_id="2", total_selling_price=999.5))
+    given = post(gotrack, with_changes(external_order_id="2", total_selling_price=999.5))
     assert given.json()["order"]["total_selling_price"] == 999.5
 
 
-def test_rotation_invalidates_old_credentials(gt):
-    old = (gt.api_key, gt.api_secret)
-    new = gt.rotate_credentials()
+def test_rotation_invalidates_old_credentials(gotrack):
+    old = (gotrack.api_key, gotrack.api_secret)
+    new = gotrack.rotate_credentials()
     assert new["api_key"] != old[0]
-    assert post(gt, ORDER, auth=old).status_code == 401
-    assert post(gt, ORDER).status_code == 201
-    rotated = requests.post(f"{gt.url}/__admin__/rotate").json()
-    assert post(gt, ORDER, auth=(new["api_key"], new["api_secret"])).status_code == 401
-    assert post(gt, ORDER, auth=(rotated["api_key"], rotated["api_secret"])).status_code == 200
+    assert post(gotrack, ORDER, auth=old).status_code == 401
+    assert post(gotrack, ORDER).status_code == 201
+    rotated = requests.post(f"{gotrack.url}/__admin__/rotate").json()
+    assert post(gotrack, ORDER, auth=(new["api_key"], new["api_secret"])).status_code == 401
+    assert post(gotrack, ORDER, auth=(rotated["api_key"], rotated["api_secret"])).status_code == 200
 
 
-def test_other_methods_and_paths(gt):
-    r = requests.get(gt.endpoint, auth=(gt.api_key, gt.api_secret))
+def test_other_methods_and_paths(gotrack):
+    r = requests.get(gotrack.endpoint, auth=(gotrack.api_key, gotrack.api_secret))
     assert r.status_code == 405 and r.json()["ok"] is False
-    r = requests.post(gt.url + "/api/v1/products", json={}, auth=(gt.api_key, gt.api_secret))
+    r = requests.post(gotrack.url + "/api/v1/products", json={}, auth=(gotrack.api_key, gotrack.api_secret))
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
-def test_admin_orders_shows_payload_and_request_counts(gt):
-    post(gt, ORDER)
-    post(gt, ORDER)
-    post(gt, with_changes(external_order_id="9", line_items=[]))
-    data = requests.get(f"{gt.url}/__admin__/orders").json()
+def test_admin_orders_shows_payload_and_request_counts(gotrack):
+    post(gotrack, ORDER)
+    post(gotrack, ORDER)
+    post(gotrack, with_changes(external_order_id="9", line_items=[]))
+    data = requests.get(f"{gotrack.url}/__admin__/orders").json()
     assert len(data["orders"]) == 1
     stored = data["orders"][0]
     assert stored["id"] == 300 and stored["payload"] == ORDER and stored["requests"] == 2
@@ -214,34 +206,34 @@ def test_admin_orders_shows_payload_and_request_counts(gt):
     assert data["requests_by_external_id"] == {"woocommerce:1042": 2, "woocommerce:9": 1}
 
 
-def test_commit_then_500_stores_and_the_retry_is_idempotent(gt):
-    gt.add_fault("commit_then_500", count=1)
-    r = post(gt, ORDER)
+def test_commit_then_500_stores_and_the_retry_is_idempotent(gotrack):
+    gotrack.add_fault("commit_then_500", count=1)
+    r = post(gotrack, ORDER)
     assert r.status_code == 500
     assert r.json()["ok"] is False
-    assert len(gt.orders()) == 1
-    retry = post(gt, ORDER)
+    assert len(gotrack.orders()) == 1
+    retry = post(gotrack, ORDER)
     assert retry.status_code == 200 and retry.json()["idempotent"] is True
 
 
-def test_faults_use_the_error_envelope_and_do_not_store(gt):
-    gt.set_faults(
+def test_faults_use_the_error_envelope_and_do_not_store(gotrack):
+    gotrack.set_faults(
         [{"kind": "status", "status": 502, "count": 1}, {"kind": "rate_limit", "count": 1, "retry_after": 3}]
     )
-    r = post(gt, ORDER)
+    r = post(gotrack, ORDER)
     assert r.status_code == 502 and r.json()["ok"] is False
-    r = post(gt, ORDER)
+    r = post(gotrack, ORDER)
     assert r.status_code == 429 and r.headers["Retry-After"] == "3"
-    assert gt.orders() == []
-    gt.add_fault("reset", count=1)
+    assert gotrack.orders() == []
+    gotrack.add_fault("reset", count=1)
     with pytest.raises(requests.ConnectionError):
-        post(gt, ORDER)
-    assert gt.orders() == []
-    assert post(gt, ORDER).status_code == 201
+        post(gotrack, ORDER)
+    assert gotrack.orders() == []
+    assert post(gotrack, ORDER).status_code == 201
 
 
-def test_reset_keeps_credentials_and_restarts_ids(gt):
-    post(gt, ORDER)
-    requests.post(f"{gt.url}/__admin__/reset")
-    assert gt.orders() == []
-    assert post(gt, ORDER).json()["order"]["id"] == 300
+def test_reset_keeps_credentials_and_restarts_ids(gotrack):
+    post(gotrack, ORDER)
+    requests.post(f"{gotrack.url}/__admin__/reset")
+    assert gotrack.orders() == []
+    assert post(gotrack, ORDER).json()["order"]["id"] == 300

@@ -29,14 +29,8 @@ T0 = datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def wc():
-    with WooCommerceSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def api(wc):
-    return API(wc.url, wc.consumer_key, wc.consumer_secret, version="wc/v3", timeout=10)
+def api(woocommerce):
+    return API(woocommerce.url, woocommerce.consumer_key, woocommerce.consumer_secret, version="wc/v3", timeout=10)
 
 
 def signed_url(
@@ -78,16 +72,16 @@ def signed_url(
 # -- authentication --------------------------------------------------------------------------
 
 
-def test_credentials_shape(wc):
-    creds = wc.credentials
+def test_credentials_shape(woocommerce):
+    creds = woocommerce.credentials
     assert creds["consumer_key"].startswith("ck_") and len(creds["consumer_key"]) == 43
     assert creds["consumer_secret"].startswith("cs_") and len(creds["consumer_secret"]) == 43
     int(creds["consumer_key"][3:], 16)
     assert creds["permission"] == "read_write"
 
 
-def test_official_client_get_with_params_verifies(wc, api):
-    wc.add_orders(demo_orders(now=T0))
+def test_official_client_get_with_params_verifies(woocommerce, api):
+    woocommerce.add_orders(demo_orders(now=T0))
     r = api.get(
         "orders",
         params={
@@ -104,8 +98,8 @@ def test_official_client_get_with_params_verifies(wc, api):
     assert r.headers["X-WP-Total"] == "12"
 
 
-def test_official_client_put_and_post_with_json_body_verify(wc, api):
-    wc.add_orders([make_order(7, created=T0)])
+def test_official_client_put_and_post_with_json_body_verify(woocommerce, api):
+    woocommerce.add_orders([make_order(7, created=T0)])
     r = api.put("orders/7", {"status": "completed", "meta_data": [{"key": "gotrack_id", "value": "301"}]})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "completed"
@@ -115,15 +109,15 @@ def test_official_client_put_and_post_with_json_body_verify(wc, api):
     assert r.json()["note"] == "Sent to GoTrack (#301)" and r.json()["author"] == "WooCommerce"
 
 
-def test_hmac_sha1_and_unicode_params_verify(wc):
-    r = requests.get(signed_url(wc, "GET", "/wp-json/wc/v3/orders", {"search": "রহিম ~+/", "per_page": "3"}))
+def test_hmac_sha1_and_unicode_params_verify(woocommerce):
+    r = requests.get(signed_url(woocommerce, "GET", "/wp-json/wc/v3/orders", {"search": "রহিম ~+/", "per_page": "3"}))
     assert r.status_code == 200, r.text
-    r = requests.get(signed_url(wc, "GET", "/wp-json/wc/v3/orders", algorithm="HMAC-SHA256"))
+    r = requests.get(signed_url(woocommerce, "GET", "/wp-json/wc/v3/orders", algorithm="HMAC-SHA256"))
     assert r.status_code == 200, r.text
 
 
-def test_oauth_in_authorization_header_verifies(wc):
-    url = signed_url(wc, "GET", "/wp-json/wc/v3/orders")
+def test_oauth_in_authorization_header_verifies(woocommerce):
+    url = signed_url(woocommerce, "GET", "/wp-json/wc/v3/orders")
     base_url, _, query = url.partition("?")
     header = "OAuth " + ", ".join(f'{k}="{v}"' for k, v in (p.split("=", 1) for p in query.split("&")))
     assert requests.get(base_url, headers={"Authorization": header}).status_code == 200
@@ -134,8 +128,10 @@ def auth_error(response):
     return response.json()["message"]
 
 
-def test_basic_auth_and_query_keys_over_http_are_ignored(wc):
-    r = requests.get(f"{wc.url}/wp-json/wc/v3/orders", auth=(wc.consumer_key, wc.consumer_secret))
+def test_basic_auth_and_query_keys_over_http_are_ignored(woocommerce):
+    r = requests.get(
+        f"{woocommerce.url}/wp-json/wc/v3/orders", auth=(woocommerce.consumer_key, woocommerce.consumer_secret)
+    )
     assert r.status_code == 401
     assert r.json() == {
         "code": "woocommerce_rest_cannot_view",
@@ -143,51 +139,58 @@ def test_basic_auth_and_query_keys_over_http_are_ignored(wc):
         "data": {"status": 401},
     }
     r = requests.get(
-        f"{wc.url}/wp-json/wc/v3/orders",
-        params={"consumer_key": wc.consumer_key, "consumer_secret": wc.consumer_secret},
+        f"{woocommerce.url}/wp-json/wc/v3/orders",
+        params={"consumer_key": woocommerce.consumer_key, "consumer_secret": woocommerce.consumer_secret},
     )
     assert r.json()["code"] == "woocommerce_rest_cannot_view"
 
 
-def test_wrong_secret_unknown_key_and_wrong_host(wc):
+def test_wrong_secret_unknown_key_and_wrong_host(woocommerce):
     path = "/wp-json/wc/v3/orders"
-    r = requests.get(signed_url(wc, "GET", path, secret="cs_" + "0" * 40))
+    r = requests.get(signed_url(woocommerce, "GET", path, secret="cs_" + "0" * 40))
     assert r.json() == {
         "code": "woocommerce_rest_authentication_error",
         "message": "Invalid signature - provided signature does not match.",
         "data": {"status": 401},
     }
     assert (
-        auth_error(requests.get(signed_url(wc, "GET", path, key="ck_" + "0" * 40)))
+        auth_error(requests.get(signed_url(woocommerce, "GET", path, key="ck_" + "0" * 40)))
         == "Consumer key is invalid."
     )
     # Signed for "localhost" but the site is configured as 127.0.0.1: real WooCommerce rejects it.
-    bad_host = signed_url(wc, "GET", path, host="localhost").replace("localhost", "127.0.0.1", 1)
+    bad_host = signed_url(woocommerce, "GET", path, host="localhost").replace("localhost", "127.0.0.1", 1)
     assert auth_error(requests.get(bad_host)) == "Invalid signature - provided signature does not match."
-    assert auth_error(requests.get(signed_url(wc, "GET", path, algorithm="PLAINTEXT"))).startswith(
+    assert auth_error(requests.get(signed_url(woocommerce, "GET", path, algorithm="PLAINTEXT"))).startswith(
         "Invalid signature - signature method"
     )
 
 
-def test_official_client_with_localhost_url_fails(wc):
+def test_official_client_with_localhost_url_fails(woocommerce):
     client = API(
-        wc.url.replace("127.0.0.1", "localhost"), wc.consumer_key, wc.consumer_secret, version="wc/v3"
+        woocommerce.url.replace("127.0.0.1", "localhost"),
+        woocommerce.consumer_key,
+        woocommerce.consumer_secret,
+        version="wc/v3",
     )
     assert auth_error(client.get("orders")) == "Invalid signature - provided signature does not match."
 
 
-def test_replayed_nonce_and_stale_timestamp(wc):
+def test_replayed_nonce_and_stale_timestamp(woocommerce):
     url = OAuth(
-        f"{wc.url}/wp-json/wc/v3/orders", wc.consumer_key, wc.consumer_secret, version="wc/v3", method="GET"
+        f"{woocommerce.url}/wp-json/wc/v3/orders",
+        woocommerce.consumer_key,
+        woocommerce.consumer_secret,
+        version="wc/v3",
+        method="GET",
     ).get_oauth_url()
     assert requests.get(url).status_code == 200
     assert auth_error(requests.get(url)) == "Invalid nonce - nonce has already been used."
-    stale = signed_url(wc, "GET", "/wp-json/wc/v3/orders", timestamp=int(time.time()) - 16 * 60)
+    stale = signed_url(woocommerce, "GET", "/wp-json/wc/v3/orders", timestamp=int(time.time()) - 16 * 60)
     assert auth_error(requests.get(stale)) == "Invalid timestamp."
 
 
-def test_missing_oauth_parameter(wc):
-    r = requests.get(f"{wc.url}/wp-json/wc/v3/orders", params={"oauth_consumer_key": wc.consumer_key})
+def test_missing_oauth_parameter(woocommerce):
+    r = requests.get(f"{woocommerce.url}/wp-json/wc/v3/orders", params={"oauth_consumer_key": woocommerce.consumer_key})
     assert r.status_code == 401
     assert r.json()["code"] == "woocommerce_rest_authentication_missing_parameter"
 
@@ -206,7 +209,7 @@ def test_read_only_key_cannot_write():
 # -- listing orders ----------------------------------------------------------------------------
 
 
-def test_per_page_bounds_and_bad_params(wc, api):
+def test_per_page_bounds_and_bad_params(woocommerce, api):
     r = api.get("orders", params={"per_page": 101})
     assert r.status_code == 400
     assert r.json() == {
@@ -225,8 +228,8 @@ def test_per_page_bounds_and_bad_params(wc, api):
     assert api.get("orders", params={"utterly_unknown": "x"}).status_code == 200
 
 
-def test_pagination_headers_and_default_order(wc, api):
-    wc.add_orders(generate_orders(25, seed=3, start_id=1, now=T0))
+def test_pagination_headers_and_default_order(woocommerce, api):
+    woocommerce.add_orders(generate_orders(25, seed=3, start_id=1, now=T0))
     r = api.get("orders", params={"per_page": 10, "page": 3})
     assert r.headers["X-WP-Total"] == "25" and r.headers["X-WP-TotalPages"] == "3"
     assert len(r.json()) == 5
@@ -237,8 +240,8 @@ def test_pagination_headers_and_default_order(wc, api):
     assert api.get("orders", params={"page": 9}).json() == []
 
 
-def test_status_filter(wc, api):
-    wc.add_orders(
+def test_status_filter(woocommerce, api):
+    woocommerce.add_orders(
         [
             make_order(1, created=T0, status="processing"),
             make_order(2, created=T0, status="on-hold"),
@@ -259,8 +262,8 @@ def ids(api, **params):
     return [o["id"] for o in r.json()]
 
 
-def test_modified_after_is_strict_and_the_z_shift_quirk(wc, api):
-    wc.add_orders([make_order(1, created=T0), make_order(2, created=T0 + timedelta(seconds=1))])
+def test_modified_after_is_strict_and_the_z_shift_quirk(woocommerce, api):
+    woocommerce.add_orders([make_order(1, created=T0), make_order(2, created=T0 + timedelta(seconds=1))])
     # Order 1 was modified at 10:00:00 UTC, 16:00:00 store time (+06:00).
     assert ids(api, modified_after="2025-03-01T10:00:00", dates_are_gmt="true") == [2]
     assert ids(api, modified_after="2025-03-01T09:59:59", dates_are_gmt="true") == [1, 2]
@@ -276,8 +279,8 @@ def test_modified_after_is_strict_and_the_z_shift_quirk(wc, api):
     assert ids(api, after="2025-03-01T10:00:00", dates_are_gmt="true") == [2]
 
 
-def test_orderby_modified_breaks_ties_by_id(wc, api):
-    wc.add_orders([make_order(i, created=T0) for i in (5, 3, 4)] + [make_order(1, created=T0 - timedelta(1))])
+def test_orderby_modified_breaks_ties_by_id(woocommerce, api):
+    woocommerce.add_orders([make_order(i, created=T0) for i in (5, 3, 4)] + [make_order(1, created=T0 - timedelta(1))])
     asc = api.get("orders", params={"orderby": "modified", "order": "asc"}).json()
     assert [o["id"] for o in asc] == [1, 3, 4, 5]
     desc = api.get("orders", params={"orderby": "modified", "order": "desc"}).json()
@@ -287,7 +290,7 @@ def test_orderby_modified_breaks_ties_by_id(wc, api):
 # -- single orders, updates and notes ------------------------------------------------------------
 
 
-def test_get_unknown_is_404_and_put_unknown_is_400(wc, api):
+def test_get_unknown_is_404_and_put_unknown_is_400(woocommerce, api):
     r = api.get("orders/999")
     assert r.status_code == 404
     assert r.json() == {
@@ -300,8 +303,8 @@ def test_get_unknown_is_404_and_put_unknown_is_400(wc, api):
     assert r.json()["code"] == "woocommerce_rest_shop_order_invalid_id"
 
 
-def test_writes_bump_date_modified_and_are_recorded(wc, api):
-    wc.add_orders([make_order(1, created=T0)])
+def test_writes_bump_date_modified_and_are_recorded(woocommerce, api):
+    woocommerce.add_orders([make_order(1, created=T0)])
     r = api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "a"}]})
     bumped = r.json()["date_modified_gmt"]
     assert bumped > "2025-03-01T10:00:00"
@@ -309,37 +312,37 @@ def test_writes_bump_date_modified_and_are_recorded(wc, api):
     local = datetime.fromisoformat(r.json()["date_modified"])
     assert local - datetime.fromisoformat(bumped) == timedelta(hours=6)
     api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "b"}], "status": "completed"})
-    meta = [m for m in wc.get_order(1)["meta_data"] if m["key"] == "_sync"]
+    meta = [m for m in woocommerce.get_order(1)["meta_data"] if m["key"] == "_sync"]
     assert len(meta) == 1 and meta[0]["value"] == "b"
     api.post("orders/1/notes", {"note": "hello", "customer_note": True})
-    kinds = [(w["kind"], w.get("value") or w.get("to") or w.get("note")) for w in wc.writes()]
+    kinds = [(w["kind"], w.get("value") or w.get("to") or w.get("note")) for w in woocommerce.writes()]
     assert kinds == [("meta", "a"), ("meta", "b"), ("status", "completed"), ("note", "hello")]
     notes = api.get("orders/1/notes").json()
     assert [n["note"] for n in notes] == ["hello", "Order status changed from Processing to Completed."]
-    assert wc.get_order(1)["date_completed_gmt"] is not None
+    assert woocommerce.get_order(1)["date_completed_gmt"] is not None
 
 
-def test_notes_errors(wc, api):
+def test_notes_errors(woocommerce, api):
     assert api.get("orders/5/notes").status_code == 404
-    wc.add_orders([make_order(5, created=T0)])
+    woocommerce.add_orders([make_order(5, created=T0)])
     r = api.post("orders/5/notes", {"customer_note": False})
     assert r.status_code == 400 and r.json()["code"] == "rest_missing_callback_param"
     assert api.post("orders/6/notes", {"note": "x"}).status_code == 400
 
 
-def test_anonymous_requests_per_route(wc):
-    wc.add_orders([make_order(1, created=T0)])
-    assert requests.get(f"{wc.url}/wp-json/wc/v3/orders/1").json()["code"] == "woocommerce_rest_cannot_view"
-    r = requests.put(f"{wc.url}/wp-json/wc/v3/orders/1", json={"status": "completed"})
+def test_anonymous_requests_per_route(woocommerce):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    assert requests.get(f"{woocommerce.url}/wp-json/wc/v3/orders/1").json()["code"] == "woocommerce_rest_cannot_view"
+    r = requests.put(f"{woocommerce.url}/wp-json/wc/v3/orders/1", json={"status": "completed"})
     assert (r.status_code, r.json()["code"]) == (401, "woocommerce_rest_cannot_edit")
-    r = requests.post(f"{wc.url}/wp-json/wc/v3/orders/1/notes", json={"note": "x"})
+    r = requests.post(f"{woocommerce.url}/wp-json/wc/v3/orders/1/notes", json={"note": "x"})
     assert (r.status_code, r.json()["code"]) == (401, "woocommerce_rest_cannot_create")
 
 
-def test_invalid_json_body(wc):
-    wc.add_orders([make_order(1, created=T0)])
+def test_invalid_json_body(woocommerce):
+    woocommerce.add_orders([make_order(1, created=T0)])
     r = requests.put(
-        signed_url(wc, "PUT", "/wp-json/wc/v3/orders/1"),
+        signed_url(woocommerce, "PUT", "/wp-json/wc/v3/orders/1"),
         data=b"{nope",
         headers={"Content-Type": "application/json"},
     )
@@ -349,8 +352,8 @@ def test_invalid_json_body(wc):
 # -- switches and admin --------------------------------------------------------------------------
 
 
-def test_rest_disabled_and_html_mode(wc, api):
-    wc.update_settings(rest_disabled=True)
+def test_rest_disabled_and_html_mode(woocommerce, api):
+    woocommerce.update_settings(rest_disabled=True)
     r = api.get("orders")
     assert r.status_code == 404
     assert r.json() == {
@@ -358,36 +361,36 @@ def test_rest_disabled_and_html_mode(wc, api):
         "message": "No route was found matching the URL and request method.",
         "data": {"status": 404},
     }
-    requests.put(f"{wc.url}/__admin__/settings", json={"rest_disabled": False, "html_mode": True})
+    requests.put(f"{woocommerce.url}/__admin__/settings", json={"rest_disabled": False, "html_mode": True})
     r = api.get("orders")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
-    wc.update_settings(html_mode=False)
+    woocommerce.update_settings(html_mode=False)
     assert api.get("orders").status_code == 200
 
 
-def test_unknown_route_is_rest_no_route(wc, api):
+def test_unknown_route_is_rest_no_route(woocommerce, api):
     assert api.get("products/1/whatever").json()["code"] == "rest_no_route"
     assert api.delete("orders/1/notes").json()["code"] == "rest_no_route"
 
 
-def test_admin_http_routes(wc, api):
-    r = requests.post(f"{wc.url}/__admin__/orders", json={"generate": 3, "seed": 9})
+def test_admin_http_routes(woocommerce, api):
+    r = requests.post(f"{woocommerce.url}/__admin__/orders", json={"generate": 3, "seed": 9})
     assert r.status_code == 201 and r.json()["ids"] == [1, 2, 3]
-    r = requests.post(f"{wc.url}/__admin__/orders", json=[make_order(50, created=T0)])
+    r = requests.post(f"{woocommerce.url}/__admin__/orders", json=[make_order(50, created=T0)])
     assert r.json()["ids"] == [50]
-    r = requests.patch(f"{wc.url}/__admin__/orders/50", json={"customer_note": "ring twice"})
+    r = requests.patch(f"{woocommerce.url}/__admin__/orders/50", json={"customer_note": "ring twice"})
     assert r.status_code == 200 and r.json()["customer_note"] == "ring twice"
     assert r.json()["date_modified_gmt"] > "2025-03-01T10:00:00"
     api.post("orders/50/notes", {"note": "n1"})
-    got = requests.get(f"{wc.url}/__admin__/orders/50").json()
+    got = requests.get(f"{woocommerce.url}/__admin__/orders/50").json()
     assert got["order"]["id"] == 50 and [n["note"] for n in got["notes"]] == ["n1"]
-    assert requests.get(f"{wc.url}/__admin__/writes").json()["writes"][0]["kind"] == "note"
-    assert requests.get(f"{wc.url}/__admin__/orders/404").status_code == 404
+    assert requests.get(f"{woocommerce.url}/__admin__/writes").json()["writes"][0]["kind"] == "note"
+    assert requests.get(f"{woocommerce.url}/__admin__/orders/404").status_code == 404
 
 
-def test_edit_order_sets_explicit_dates_and_recalculates(wc):
-    wc.add_orders([make_order(1, created=T0)])
-    edited = wc.edit_order(
+def test_edit_order_sets_explicit_dates_and_recalculates(woocommerce):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    edited = woocommerce.edit_order(
         1, date_modified_gmt="2025-03-02T00:00:00", line_items=[line_item(9, "Saree", 1000, 1)]
     )
     assert edited["date_modified"] == "2025-03-02T06:00:00"
@@ -458,8 +461,8 @@ def test_recalculate_totals_with_fees_and_tax():
     assert order["line_items"][0]["price"] == 100.5
 
 
-def test_many_orders_page_quickly(wc, api):
-    wc.generate_orders(5000, seed=2)
+def test_many_orders_page_quickly(woocommerce, api):
+    woocommerce.generate_orders(5000, seed=2)
     start = time.monotonic()
     r = api.get("orders", params={"per_page": 100, "orderby": "modified", "order": "asc"})
     assert r.headers["X-WP-Total"] == "5000" and len(r.json()) == 100

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync_daemon.config import TracktorSettings
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.order import Order
 from sync_daemon.platforms.tracktor import (
@@ -13,11 +12,13 @@ from sync_daemon.platforms.tracktor import (
     Fulfillment,
     OrderTracking,
     TracktorClient,
+    TracktorSettings,
     parse_fulfillment,
     parse_order_tracking,
     parse_status_options,
     tracktor_order_id,
 )
+from sync_daemon.platforms.tracktor.check import check_connection
 from sync_daemon.simulators import TracktorSimulator
 
 KEY = "trk_live_9f8e7d6c5b4a39281706"
@@ -241,7 +242,7 @@ def test_bad_key_is_auth_error_without_any_key_in_the_message(sim):
     with TracktorClient(settings_for(sim, api_key=wrong_key)) as wrong:
         with pytest.raises(AuthError) as caught:
             wrong.order_tracking("1")
-        check = wrong.check_connection()
+        check = check_connection(wrong)
     message = str(caught.value)
     assert "x-api-key" in message and "tracktor.uuid" in message and caught.value.http_status == 401
     assert wrong_key not in message and KEY not in message
@@ -332,12 +333,12 @@ def test_transient_answers_are_retryable(client, sim):
 
 
 def test_check_connection(client, sim):
-    result = client.check_connection()
+    result = check_connection(client)
     assert result.name == "tracktor" and result.ok
     assert "ready_for_pickup" in result.message and result.details["status_options"][0] == "order_ready"
     incomplete = TracktorClient(settings_for(sim, uuid=""))
     before = sim.stats()["total"]
-    result = incomplete.check_connection()
+    result = check_connection(incomplete)
     assert not result.ok and "tracktor.uuid" in result.message and sim.stats()["total"] == before
     with pytest.raises(ConfigurationError, match="tracktor.uuid"):
         incomplete.order_tracking("1")
@@ -376,7 +377,7 @@ def _response(status: int, body: bytes, content_type: str) -> requests.Response:
 
 
 def test_only_a_json_404_naming_the_shop_means_a_wrong_uuid():
-    from sync_daemon.platforms.tracktor import _unknown_shop
+    from sync_daemon.platforms.tracktor.client import _unknown_shop
 
     assert _unknown_shop(_response(404, b'{"error": "Shop not found"}', "application/json"))
     assert _unknown_shop(_response(404, b'{"message": "Invalid uuid"}', "application/json"))

@@ -6,32 +6,25 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from sync_daemon.config import WooCommerceSettings
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError
 from sync_daemon.core.redaction import register
 from sync_daemon.simulators.orders import make_order
-from sync_daemon.simulators.woocommerce import WooCommerceSimulator
+from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import WooCommerceSource, format_gmt
 
 BASE = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def shop():
-    with WooCommerceSimulator() as simulator:
-        yield simulator
-
-
-def source_for(shop, **settings):
-    credentials = shop.credentials
+def source_for(woocommerce, **settings):
+    credentials = woocommerce.credentials
     return WooCommerceSource(WooCommerceSettings(
-        url=shop.url, consumer_key=credentials["consumer_key"], consumer_secret=credentials["consumer_secret"],
+        url=woocommerce.url, consumer_key=credentials["consumer_key"], consumer_secret=credentials["consumer_secret"],
         **settings,
     ))
 
 
-def seed(shop, count, *, start=1, spacing=timedelta(seconds=10)):
-    shop.add_orders([make_order(start + i, created=BASE + spacing * i) for i in range(count)])
+def seed(woocommerce, count, *, start=1, spacing=timedelta(seconds=10)):
+    woocommerce.add_orders([make_order(start + i, created=BASE + spacing * i) for i in range(count)])
 
 
 def read_all(source, after=BASE - timedelta(days=1), on_page=None):
@@ -43,24 +36,26 @@ def read_all(source, after=BASE - timedelta(days=1), on_page=None):
     return seen
 
 
-def test_reads_every_order_across_pages_oldest_first(shop):
-    seed(shop, 250)
-    seen = read_all(source_for(shop))
+def test_reads_every_order_across_pages_oldest_first(woocommerce):
+    seed(woocommerce, 250)
+    seen = read_all(source_for(woocommerce))
     assert sorted(set(seen)) == list(range(1, 251))
     assert seen[:3] == [1, 2, 3]
 
 
-def test_an_order_modified_mid_scan_does_not_make_its_neighbour_skipped(shop):
-    seed(shop, 250)
+def test_an_order_modified_mid_scan_does_not_make_its_neighbour_skipped(woocommerce):
+    seed(woocommerce, 250)
     # While page 1 is being recorded, order 5 is edited: it moves to the end of the list, and
     # with plain page numbers the first order of page 2 would slide onto page 1 and be skipped.
-    seen = read_all(source_for(shop), on_page=lambda number: number == 0 and shop.edit_order(5, customer_note="x"))
+    seen = read_all(
+        source_for(woocommerce), on_page=lambda number: number == 0 and woocommerce.edit_order(5, customer_note="x")
+    )
     assert set(range(1, 251)) <= set(seen)
 
 
-def test_more_than_a_page_in_the_same_second(shop):
-    seed(shop, 230, spacing=timedelta(0))
-    seen = read_all(source_for(shop))
+def test_more_than_a_page_in_the_same_second(woocommerce):
+    seed(woocommerce, 230, spacing=timedelta(0))
+    seen = read_all(source_for(woocommerce))
     assert sorted(set(seen)) == list(range(1, 231))
 
 
@@ -69,57 +64,59 @@ def test_modified_after_is_a_plain_utc_timestamp():
     assert format_gmt(datetime(2026, 11, 1, 18, 0, 5, tzinfo=dhaka)) == "2026-11-01T12:00:05"  # no Z, no offset
 
 
-def test_window_is_strict_and_in_utc(shop):
-    seed(shop, 3)  # modified at 12:00:00, 12:00:10, 12:00:20 UTC
+def test_window_is_strict_and_in_utc(woocommerce):
+    seed(woocommerce, 3)  # modified at 12:00:00, 12:00:10, 12:00:20 UTC
     # With a Z suffix the simulator (like WooCommerce) would shift this window by the store's +06:00.
-    assert read_all(source_for(shop), after=BASE + timedelta(seconds=10)) == [3]
+    assert read_all(source_for(woocommerce), after=BASE + timedelta(seconds=10)) == [3]
 
 
-def test_every_status_is_read_and_the_engine_chooses(shop):
+def test_every_status_is_read_and_the_engine_chooses(woocommerce):
     # The source does not filter by status: an order already synced must be followed into
     # cancelled or completed. Which unknown orders take part is the engine's choice.
-    shop.add_orders([make_order(1, created=BASE, status="processing"), make_order(2, created=BASE, status="completed"),
-                     make_order(3, created=BASE, status="on-hold"), make_order(4, created=BASE, status="trash")])
-    assert sorted(read_all(source_for(shop))) == [1, 2, 3]
+    woocommerce.add_orders([make_order(1, created=BASE, status="processing"),
+                            make_order(2, created=BASE, status="completed"),
+                            make_order(3, created=BASE, status="on-hold"), make_order(4, created=BASE, status="trash")])
+    assert sorted(read_all(source_for(woocommerce))) == [1, 2, 3]
 
 
-def test_wrong_secret_is_auth_error_without_the_secret(shop):
+def test_wrong_secret_is_auth_error_without_the_secret(woocommerce):
     register("cs_wrong_but_secret_value")
     source = WooCommerceSource(WooCommerceSettings(
-        url=shop.url, consumer_key=shop.credentials["consumer_key"], consumer_secret="cs_wrong_but_secret_value"))
+        url=woocommerce.url, consumer_key=woocommerce.credentials["consumer_key"],
+        consumer_secret="cs_wrong_but_secret_value"))
     with pytest.raises(AuthError) as caught:
         read_all(source)
     assert "cs_wrong_but_secret_value" not in str(caught.value)
 
 
-def test_rest_api_off_html_and_down(shop):
-    source = source_for(shop)
-    shop.update_settings(rest_disabled=True)
+def test_rest_api_off_html_and_down(woocommerce):
+    source = source_for(woocommerce)
+    woocommerce.update_settings(rest_disabled=True)
     with pytest.raises(ConfigurationError, match="permalinks"):
         read_all(source)
-    shop.update_settings(rest_disabled=False, html_mode=True)
+    woocommerce.update_settings(rest_disabled=False, html_mode=True)
     with pytest.raises(RetryableError, match="HTML page instead of JSON"):
         read_all(source)
-    shop.update_settings(html_mode=False)
-    shop.set_faults([{"kind": "status", "status": 503, "count": 1}])
+    woocommerce.update_settings(html_mode=False)
+    woocommerce.set_faults([{"kind": "status", "status": 503, "count": 1}])
     with pytest.raises(RetryableError, match="503"):
         read_all(source)
-    shop.set_faults([{"kind": "timeout", "delay": 3, "count": 1}])
+    woocommerce.set_faults([{"kind": "timeout", "delay": 3, "count": 1}])
     with pytest.raises(RetryableError, match="no answer"):
-        read_all(source_for(shop, timeout_seconds=0.5))
+        read_all(source_for(woocommerce, timeout_seconds=0.5))
 
 
-def test_unknown_order_and_write_to_unknown_order(shop):
-    source = source_for(shop)
+def test_unknown_order_and_write_to_unknown_order(woocommerce):
+    source = source_for(woocommerce)
     with pytest.raises(PermanentError, match="invalid_id"):
         source.get_order(424242)
     with pytest.raises(PermanentError, match="invalid_id"):
         source.update_order(424242, {"status": "completed"})
 
 
-def test_connection_refused_is_retryable_and_names_no_query(shop):
-    source = source_for(shop)
-    shop.stop()
+def test_connection_refused_is_retryable_and_names_no_query(woocommerce):
+    source = source_for(woocommerce)
+    woocommerce.stop()
     with pytest.raises(RetryableError) as caught:
         read_all(source)
     assert "oauth_signature" not in str(caught.value) and "cannot connect" in str(caught.value)

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from sync_daemon.config import Settings, WooCommerceSettings
+from sync_daemon.config import Settings
 from sync_daemon.core.errors import AuthError
 from sync_daemon.setup.checks import check_one
 from sync_daemon.simulators.base import TLS_CERTIFICATE
 from sync_daemon.simulators.orders import make_order
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
+from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import WooCommerceSource
 
 CREATED = datetime.now(UTC) - timedelta(days=1)

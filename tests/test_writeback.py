@@ -1,14 +1,21 @@
 """Write-back rules without HTTP: forward only, once, never against a human."""
 
-from types import SimpleNamespace
+from __future__ import annotations
+
+import threading
 
 import pytest
 
+from sync_daemon.app import build_status_writer
 from sync_daemon.config import Settings
-from sync_daemon.engine.writeback import StatusWriter, aggregate_shipment, may_move
+from sync_daemon.engine.writeback import StatusWriter, may_move
 from sync_daemon.ledger import IngestItem, Ledger, Mapped
+from sync_daemon.platforms import ShopContext
+from sync_daemon.platforms.orderrepo import OrderRepoStatuses
+from sync_daemon.platforms.tracktor import TracktorTracking, aggregate_shipment
 
 NOW = 1_800_000_000.0
+SOURCES = {"delivery_sources": ("orderrepo",), "tracking_sources": ("tracktor",)}  # write-back labels
 
 
 @pytest.mark.parametrize(
@@ -32,8 +39,16 @@ def test_shipment_status_is_the_least_advanced_fulfillment():
 def writer(tmp_path):
     ledger = Ledger.open(tmp_path)
     ledger.ingest([IngestItem(1, "1", "m", "processing", [Mapped("orderrepo", {"id": "1"})])], now=NOW)
-    engine = SimpleNamespace(settings=Settings.model_validate({}), ledger=ledger, source=None, clock=lambda: NOW)
-    yield StatusWriter(engine)
+    settings = Settings.model_validate({
+        "orderrepo": {"enabled": True, "api_key": "k"},
+        "tracktor": {"enabled": True, "uuid": "u", "api_key": "k"},
+    })
+    sources = [OrderRepoStatuses(settings.orderrepo, ShopContext()), TracktorTracking(settings.tracktor)]
+    writer = StatusWriter(settings.writeback, ledger, None, sources, remap=lambda raw: None, clock=lambda: NOW,
+                          stop_event=threading.Event())
+    yield writer
+    for source in sources:
+        source.close()
     ledger.close()
 
 
@@ -111,10 +126,10 @@ def test_applied_statuses_are_not_candidates_again(writer):
 
     ledger.record([Outcome(1, "orderrepo", "delivered", "create", payload_hash="h")], now=NOW)
     ledger.update_remote_statuses("orderrepo", [(1, "done", None)], now=NOW)
-    assert [c["remote_status"] for c in ledger.writeback_candidates()] == ["done"]
+    assert [c["remote_status"] for c in ledger.writeback_candidates(**SOURCES)] == ["done"]
     ledger.record_writeback(1, [{"source": "orderrepo", "remote_status": "done", "action": "x"}],
                             written_status="completed", now=NOW)
-    assert ledger.writeback_candidates() == []
+    assert ledger.writeback_candidates(**SOURCES) == []
     assert ledger.status_reference(1) == ("completed", True)
 
 
@@ -156,55 +171,51 @@ def test_version_2_orders_get_their_last_seen_status_as_reference(tmp_path):
     ledger.close()
 
 
-def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path):
-    import threading
-
+def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path, woocommerce):
+    from sync_daemon.app import build_engine
     from sync_daemon.core.errors import RetryableError
-    from sync_daemon.service.runner import build_engine
     from sync_daemon.simulators.orders import make_order
-    from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
-    with WooCommerceSimulator() as shop:
-        shop.add_orders([make_order(1)])
-        settings = Settings.model_validate({
-            "state_dir": str(tmp_path),
-            "woocommerce": {"url": shop.url, "consumer_key": shop.consumer_key,
-                            "consumer_secret": shop.consumer_secret},
-            "orderrepo": {"enabled": True, "base_url": "http://127.0.0.1:9", "api_key": "k",
-                          "fallback_image_url": "https://shop.example.com/p.png"},
-            "tracktor": {"enabled": True, "uuid": "u", "api_key": "k", "order_id_source": "order_id"},
-        })
-        ledger = Ledger.open(tmp_path)
-        engine = build_engine(settings, ledger, threading.Event())
-        try:
-            ledger.ingest([engine.map_raw(shop.get_order(1))], now=NOW)
-            due = ledger.due("orderrepo", now=NOW, limit=10)
-            ledger.mark_sending(due, now=NOW)
-            from sync_daemon.ledger import Outcome
+    woocommerce.add_orders([make_order(1)])
+    settings = Settings.model_validate({
+        "state_dir": str(tmp_path),
+        "woocommerce": {"url": woocommerce.url, "consumer_key": woocommerce.consumer_key,
+                        "consumer_secret": woocommerce.consumer_secret},
+        "orderrepo": {"enabled": True, "base_url": "http://127.0.0.1:9", "api_key": "k",
+                      "fallback_image_url": "https://shop.example.com/p.png"},
+        "tracktor": {"enabled": True, "uuid": "u", "api_key": "k", "order_id_source": "order_id"},
+    })
+    ledger = Ledger.open(tmp_path)
+    engine = build_engine(settings, ledger, threading.Event())
+    try:
+        ledger.ingest([engine.map_raw(woocommerce.get_order(1))], now=NOW)
+        due = ledger.due("orderrepo", now=NOW, limit=10)
+        ledger.mark_sending(due, now=NOW)
+        from sync_daemon.ledger import Outcome
 
-            ledger.record([Outcome(1, "orderrepo", "delivered", "create", payload_hash=due[0].payload_hash)], now=NOW)
-            ledger.update_remote_statuses("orderrepo", [(1, "processing", None)], now=NOW)
-            ledger.record_tracking(1, shipment_status="in_transit", exception_status=None, carrier="Pathao",
-                                   tracking_number="PX1", done=False, now=NOW)
-            writer = StatusWriter(engine)
-            posted = []
-            add_note = writer.source.add_note
+        ledger.record([Outcome(1, "orderrepo", "delivered", "create", payload_hash=due[0].payload_hash)], now=NOW)
+        ledger.update_remote_statuses("orderrepo", [(1, "processing", None)], now=NOW)
+        ledger.record_tracking(1, shipment_status="in_transit", exception_status=None, carrier="Pathao",
+                               tracking_number="PX1", done=False, now=NOW)
+        writer = build_status_writer(engine)
+        posted = []
+        add_note = writer.shop.add_note
 
-            def second_note_fails(order_id, note, **kwargs):
-                if len(posted) == 1:
-                    posted.append("failed")
-                    raise RetryableError("WooCommerce: HTTP 503")
-                posted.append(note)
-                return add_note(order_id, note, **kwargs)
+        def second_note_fails(order_id, note, **kwargs):
+            if len(posted) == 1:
+                posted.append("failed")
+                raise RetryableError("WooCommerce: HTTP 503")
+            posted.append(note)
+            return add_note(order_id, note, **kwargs)
 
-            writer.source.add_note = second_note_fails
-            (plan,) = writer.apply()
-            assert plan.error == "WooCommerce: HTTP 503"
-            writer.source.add_note = add_note
-            writer.apply()
-            notes = [note["note"] for note in shop.notes(1)]
-            assert sorted(notes) == ["OrderRepo: processing", "Tracktor: in_transit — carrier Pathao, tracking PX1"]
-            assert writer.apply() == []  # everything is applied, each once
-        finally:
-            engine.close()
-            ledger.close()
+        writer.shop.add_note = second_note_fails
+        (plan,) = writer.apply()
+        assert plan.error == "WooCommerce: HTTP 503"
+        writer.shop.add_note = add_note
+        writer.apply()
+        notes = [note["note"] for note in woocommerce.notes(1)]
+        assert sorted(notes) == ["OrderRepo: processing", "Tracktor: in_transit — carrier Pathao, tracking PX1"]
+        assert writer.apply() == []  # everything is applied, each once
+    finally:
+        engine.close()
+        ledger.close()

@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.table import Table
+from rich.text import Text
+
+from sync_daemon.cli.base import config_option, console, friendly_errors, print_json
+from sync_daemon.config import load_settings
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.redaction import redact
 
 
 @click.group("tracktor")
@@ -17,22 +24,15 @@ def tracktor() -> None:
     """Tracktor (ShopPad): status options and webhooks of your shop."""
 
 
-# Imported once the group exists: cli.py imports this module at its end (and registers the group),
-# and when this module is imported first, cli.py's own import of it must already find the group.
-from sync_daemon.cli import config_option, console, friendly_errors, print_json  # noqa: E402
-from sync_daemon.core.redaction import redact  # noqa: E402
-
-
 def _cell(value: Any) -> Any:
     """A table cell shown as plain text (no rich markup), secrets masked."""
-    from rich.text import Text
-
     return Text(redact("" if value is None else str(value)))
 
 
 def _client(config_file: str | None) -> Any:
-    from sync_daemon.config import load_settings
-    from sync_daemon.core.errors import ConfigurationError
+    """A Tracktor client from an enabled, complete ``[tracktor]`` section, else a ConfigurationError."""
+    # Imported here: the client (and its HTTP stack) is needed by these commands only, not by
+    # --help and the other commands, which load this module too.
     from sync_daemon.platforms.tracktor import TracktorClient
 
     settings = load_settings(config_file, check=False).tracktor
@@ -50,8 +50,6 @@ def _client(config_file: str | None) -> Any:
 @friendly_errors
 def status_options(as_json: bool, config_file: str | None) -> None:
     """The shipment statuses your Tracktor shop uses (built-in and custom)."""
-    from rich.table import Table
-
     with _client(config_file) as client:
         options = client.status_options()
     if as_json:
@@ -76,8 +74,6 @@ def webhooks() -> None:
 @friendly_errors
 def list_webhooks(as_json: bool, config_file: str | None) -> None:
     """Every webhook Tracktor will call."""
-    from rich.table import Table
-
     with _client(config_file) as client:
         rows = client.webhooks()
     if as_json:

@@ -20,8 +20,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from sync_daemon.config import ENV_PREFIX, is_loopback_url
 from sync_daemon.core.redaction import redact, safe_url
+from sync_daemon.core.settings import ENV_PREFIX
+from sync_daemon.core.urls import is_loopback_url
 
 # What password fields and "hidden" dashboard values show instead of the secret.
 MASK_CHARACTERS = frozenset("•●∙·⋅◦○◉⬤⚫*✱＊")

@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import structlog
 
-from sync_daemon.ledger import Outcome
-
-if TYPE_CHECKING:
-    from sync_daemon.engine.sync import Engine, PassSummary
+from sync_daemon.core.outcome import Due, Outcome
 
 log = structlog.get_logger("sync_daemon.dispatch")
 
 STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """What the dispatcher needs of the rest of the engine: the lanes, the ledger's queue, the senders."""
+
+    names: Sequence[str]  # the destinations, in delivery order
+    due: Callable[[str, int], list[Due]]  # (destination, limit) → rows whose time has come
+    mark_sending: Callable[[Sequence[Due]], None]  # one transaction, before any request leaves
+    submit: Callable[[str, Due], Future[Outcome]]  # a send on that destination's worker pool
+    record: Callable[[Sequence[Outcome], Sequence[str]], None]  # finished sends of these destinations
+    paused: Callable[[str], object | None]  # the pause in force, if any
+    stop_event: threading.Event
+    batch_size: int
+    on_progress: Callable[[], None]
 
 
 @dataclass
@@ -38,9 +49,8 @@ class _Batch:
 class Dispatcher:
     """One pass's deliveries; used from the pass thread, fed by the worker threads' callbacks."""
 
-    def __init__(self, engine: Engine, summary: PassSummary) -> None:
-        self.engine = engine
-        self.summary = summary
+    def __init__(self, lanes: Lanes) -> None:
+        self.lanes = lanes
         self._batches: dict[str, _Batch] = {}  # destination → batch in flight
         self._lock = threading.Lock()
         # The pass thread wakes once per finished batch (and per request once stopping), not once
@@ -68,20 +78,20 @@ class Dispatcher:
                 return
 
     def _start_batches(self) -> None:
-        engine = self.engine
-        if engine.stop_event.is_set():
+        lanes = self.lanes
+        if lanes.stop_event.is_set():
             return
-        for name in engine.destinations:
-            if name in self._batches or engine.paused(name):
+        for name in lanes.names:
+            if name in self._batches or lanes.paused(name):
                 continue
-            batch = engine.ledger.due(name, now=engine.clock(), limit=engine.settings.delivery.batch_size)
+            batch = lanes.due(name, lanes.batch_size)
             if not batch:
                 continue
-            engine.ledger.mark_sending(batch, now=engine.clock())
+            lanes.mark_sending(batch)
             record = _Batch(frozenset(due.order_id for due in batch), left=len(batch))
             self._batches[name] = record
             for due in batch:
-                future = engine.pools[name].submit(engine.send, due, False)
+                future = lanes.submit(name, due)
                 future.add_done_callback(lambda done, record=record: self._on_done(record, done))
 
     def _on_done(self, batch: _Batch, future: Future[Outcome]) -> None:
@@ -89,13 +99,13 @@ class Dispatcher:
             batch.done.append(future)
             batch.left -= 1
             last = not batch.left
-        self.engine.on_progress()  # a request that came back (even a timeout) is progress
-        if last or self.engine.stop_event.is_set():
+        self.lanes.on_progress()  # a request that came back (even a timeout) is progress
+        if last or self.lanes.stop_event.is_set():
             self._wake.put(None)
 
     def _wait(self) -> bool:
         """Sleep until a batch is back; False when stopping and the grace period ran out."""
-        timeout = STOP_GRACE_SECONDS if self.engine.stop_event.is_set() else None
+        timeout = STOP_GRACE_SECONDS if self.lanes.stop_event.is_set() else None
         try:
             self._wake.get(timeout=timeout)
         except queue.Empty:
@@ -115,7 +125,7 @@ class Dispatcher:
                 batch.done = []
                 if not batch.left:
                     del self._batches[name]
-        self.engine.record_outcomes(outcomes, self.summary, names)
+        self.lanes.record(outcomes, names)
 
     def _abandon(self) -> None:
         """Stopping: record what came back; the rest stays ``sending`` and goes out again at start."""

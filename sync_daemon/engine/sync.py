@@ -18,31 +18,22 @@ from typing import Any
 import structlog
 
 from sync_daemon.config import Settings
-from sync_daemon.core.errors import (
-    AuthError,
-    ConfigurationError,
-    NotApplicable,
-    PermanentError,
-    QuotaError,
-    RateLimitedError,
-    RetryableError,
-    SyncError,
-    UnmappableOrder,
-)
-from sync_daemon.core.order import Order
+from sync_daemon.core.errors import ConfigurationError, SyncError
+from sync_daemon.core.outcome import Due, Outcome
 from sync_daemon.core.redaction import redact
+from sync_daemon.core.retry import RetryPolicy
 from sync_daemon.core.workers import WorkerPool
-from sync_daemon.engine.dispatch import Dispatcher
-from sync_daemon.ledger import Due, IngestItem, Ledger, Mapped, Outcome
-from sync_daemon.platforms import Destination
+from sync_daemon.engine.classify import send_and_classify
+from sync_daemon.engine.dispatch import Dispatcher, Lanes
+from sync_daemon.engine.mapping import OrderMapper, order_modified_key
+from sync_daemon.engine.pauses import Halt, Pauses
+from sync_daemon.ledger import Ledger
+from sync_daemon.platforms import Destination, StatusSource
 from sync_daemon.source.woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.engine")
 
-DEFAULT_THROTTLE_SECONDS = 30.0
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
-OUTAGE_AFTER_FAILURES = 8  # retryable failures in a row before a destination counts as down
-CONFIG_PAUSE_SECONDS = 365 * 86400.0  # "until the settings change": a new fingerprint lifts it
 
 
 @dataclass
@@ -87,24 +78,11 @@ class ResyncResult:
 
 
 @dataclass
-class _Halt:
-    kind: str
-    reason: str
-    until: float
-
-
-@dataclass
 class _SourceBackoff:
     failures: int = 0
     next_poll_at: float = 0.0
     interval: float = 60.0
     history: list[str] = field(default_factory=list)
-
-
-def order_modified_key(raw: dict[str, Any]) -> str:
-    """The dedupe key of a raw order: its ``date_modified_gmt`` text (or empty when missing)."""
-    value = raw.get("date_modified_gmt")
-    return value if isinstance(value, str) else ""
 
 
 class Engine:
@@ -117,6 +95,7 @@ class Engine:
         source: WooCommerceSource,
         destinations: dict[str, Destination],
         *,
+        status_sources: Sequence[StatusSource] = (),
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
         on_progress: Callable[[], None] = lambda: None,
@@ -125,19 +104,24 @@ class Engine:
         self.ledger = ledger
         self.source = source
         self.destinations = destinations
+        # Statuses read back (OrderRepo's, Tracktor's tracking); a tracking source also names, at ingest,
+        # the id an order is tracked by.
+        self.status_sources = {source.name: source for source in status_sources}
+        self.mapper = OrderMapper(destinations, self.status_sources.values())
+        self.map_raw = self.mapper.map_raw  # write-back absorbs the daemon's own writes with it
         self.stop_event = stop_event or threading.Event()
         self.clock = clock
+        # Decides when a failed send is tried again or given up; the ledger stores the decision.
+        self.retry_policy = RetryPolicy(settings.delivery.retry_schedule_seconds, settings.delivery.retry_jitter)
         # Called after every page and every delivery batch: the systemd watchdog listens to it,
         # so a long backfill is not mistaken for a stuck poll.
         self.on_progress = on_progress
         self.busy = threading.RLock()  # held for a whole pass; re-entrant so the runner can wrap one
         self.last_summary: PassSummary | None = None
-        self._halts: dict[str, _Halt] = {}
-        self._halt_lock = threading.Lock()
+        self.pauses = Pauses(ledger, outage_pause_seconds=settings.delivery.outage_pause_seconds, clock=clock)
         self._backoff = _SourceBackoff(interval=settings.poll_interval_seconds)
-        self._failures: dict[str, int] = {}  # retryable failures in a row, per destination
         self.pools = {
-            name: WorkerPool(getattr(settings, destination.section).concurrency, f"send-{name}")
+            name: WorkerPool(destination.concurrency, f"send-{name}")
             for name, destination in destinations.items()
         }
 
@@ -169,6 +153,8 @@ class Engine:
             pool.shutdown()
         for destination in self.destinations.values():
             destination.close()
+        for source in self.status_sources.values():
+            source.close()
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -177,7 +163,7 @@ class Engine:
         with self.busy:
             summary = PassSummary()
             now = self.clock()
-            dispatcher = Dispatcher(self, summary)
+            dispatcher = self._dispatcher(summary)
             if now >= self._backoff.next_poll_at:
                 self._read_source(summary, dispatcher)
             else:
@@ -270,60 +256,32 @@ class Engine:
             summary.unchanged += counts["unchanged"]
             summary.skipped += counts["skipped"]
 
-    def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
-        """Parse a raw order once and map it for each destination; failures become rejections."""
-        names = list(names or self.destinations)
-        modified = order_modified_key(raw)
-        try:
-            order = Order.from_wc(raw)
-        except UnmappableOrder as error:
-            reason = f"unusable WooCommerce data: {error}"
-            mapped = [self._rejection(name, reason) for name in names]
-            return IngestItem(raw["id"], str(raw.get("number") or raw["id"]), modified, str(raw.get("status")), mapped)
-        mapped = []
-        for name in names:
-            destination = self.destinations[name]
-            try:
-                result = destination.map_order(order)
-            except UnmappableOrder as error:
-                mapped.append(self._rejection(name, str(error)))
-                continue
-            except NotApplicable as error:
-                mapped.append(Mapped(name, None, rejection=str(error), skipped=True))
-                continue
-            mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
-        return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
-
-    def _tracking_id(self, order: Order) -> str | None:
-        if not self.settings.tracktor.enabled:
-            return None
-        from sync_daemon.platforms.tracktor import tracktor_order_id
-
-        return tracktor_order_id(order, self.settings.tracktor)
-
-    def _rejection(self, name: str, reason: str) -> Mapped:
-        return Mapped(name, None, rejection=reason, supports_update=self.destinations[name].supports_update)
-
     # -- delivery -------------------------------------------------------------------------
 
-    def paused(self, name: str) -> _Halt | None:
+    def paused(self, name: str) -> Halt | None:
         """The pause in force for a destination, from memory or the ledger."""
-        now = self.clock()
-        with self._halt_lock:
-            halt = self._halts.get(name)
-            if halt and halt.until > now:
-                return halt
-            self._halts.pop(name, None)
-        record = self.ledger.destination(name)
-        if record.get("paused_until") and record["paused_until"] > now:
-            return _Halt(record["pause_kind"], record["pause_reason"] or "", record["paused_until"])
-        return None
+        return self.pauses.current(name)
 
     def deliver_due(self, summary: PassSummary | None = None) -> PassSummary:
         """Send every due delivery, batch by batch, with bounded concurrency per destination."""
         summary = summary or PassSummary()
-        Dispatcher(self, summary).drain()
+        self._dispatcher(summary).drain()
         return summary
+
+    def _dispatcher(self, summary: PassSummary) -> Dispatcher:
+        return Dispatcher(
+            Lanes(
+                names=list(self.destinations),
+                due=lambda name, limit: self.ledger.due(name, now=self.clock(), limit=limit),
+                mark_sending=lambda batch: self.ledger.mark_sending(batch, now=self.clock()),
+                submit=lambda name, due: self.pools[name].submit(self.send, due, False),
+                record=lambda outcomes, names: self.record_outcomes(outcomes, summary, names),
+                paused=self.paused,
+                stop_event=self.stop_event,
+                batch_size=self.settings.delivery.batch_size,
+                on_progress=self.on_progress,
+            )
+        )
 
     def record_outcomes(self, outcomes: Sequence[Outcome], summary: PassSummary, names: Sequence[str]) -> None:
         """Write a set of finished sends to the ledger in one transaction, count them, persist new pauses."""
@@ -344,134 +302,41 @@ class Engine:
                 )
             elif outcome.kind == "paused":
                 summary.paused += 1
-        with self._halt_lock:
-            halts = dict(self._halts)
-        for name, halt in halts.items():
-            if name in names and (self.ledger.destination(name).get("paused_until") or 0) < halt.until:
-                self.ledger.pause_destination(name, kind=halt.kind, reason=halt.reason, until=halt.until, now=now)
-                log.error(
-                    "destination paused",
-                    destination=name,
-                    kind=halt.kind,
-                    reason=halt.reason,
-                    seconds=round(halt.until - now),
-                )
-
-    def _halt(self, name: str, kind: str, reason: str, seconds: float) -> None:
-        with self._halt_lock:
-            self._halts[name] = _Halt(kind, reason, self.clock() + seconds)
+        self.pauses.persist(names, now=now)
 
     def send(self, due: Due, ignore_pause: bool) -> Outcome:
-        """Push one delivery and classify what happened (runs on a worker thread)."""
-        result = self._push(due, ignore_pause)
-        self._count_failures(due.destination, result)
-        return result
-
-    def _count_failures(self, name: str, outcome: Outcome) -> None:
-        """A run of retryable failures means the platform is down: pause it briefly, so that a
-        batch of timeouts does not hold the pass for batch size × timeout / concurrency."""
-        if outcome.kind == "skipped" or outcome.http_status == 429:
-            return
-        with self._halt_lock:
-            failures = self._failures.get(name, 0) + 1 if outcome.kind == "retry" else 0
-            self._failures[name] = 0 if failures >= OUTAGE_AFTER_FAILURES else failures
-        if failures >= OUTAGE_AFTER_FAILURES:
-            seconds = self.settings.delivery.outage_pause_seconds
-            reason = f"{failures} requests in a row failed (last: {outcome.message}); trying again in {seconds:.0f} s"
-            self._halt(name, "outage", reason, seconds)
-
-    def _push(self, due: Due, ignore_pause: bool) -> Outcome:
-        name = due.destination
-
-        def outcome(kind: str, **fields: Any) -> Outcome:
-            return Outcome(due.order_id, name, kind, due.operation, payload_hash=due.payload_hash, **fields)
-
-        if not ignore_pause:
-            # deliver_due checked the ledger's pauses when it took the batch; a pause that starts
-            # during the batch is set in memory first (_halt), so memory is all there is to check
-            # here, without a ledger query (and its lock) per request.
-            with self._halt_lock:
-                halt = self._halts.get(name)
-            if self.stop_event.is_set() or (halt is not None and halt.until > self.clock()):
-                return outcome("skipped")
-        started = time.monotonic()
-        elapsed = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+        """Push one delivery, classify what happened and decide any retry (runs on a worker thread)."""
         delivery = self.settings.delivery
-        try:
-            result = self.destinations[name].push(due.payload, operation=due.operation, remote_id=due.remote_id)
-        except RateLimitedError as error:
-            wait_for = error.retry_after if error.retry_after is not None else DEFAULT_THROTTLE_SECONDS
-            self._halt(name, "throttled", f"rate limited (429); waiting {wait_for:.0f} s", wait_for)
-            return outcome("retry", message=str(error), http_status=429, retry_after=wait_for, duration_ms=elapsed())
-        except RetryableError as error:
-            return outcome(
-                "retry",
-                message=str(error),
-                http_status=error.http_status,
-                duration_ms=elapsed(),
-                max_attempts=error.max_attempts,
-            )
-        except AuthError as error:
-            self._halt(name, "auth", str(error), delivery.auth_pause_seconds)
-            return outcome(
-                "paused",
-                message=str(error),
-                http_status=error.http_status,
-                retry_after=delivery.auth_pause_seconds,
-                duration_ms=elapsed(),
-            )
-        except ConfigurationError as error:
-            # Only a change of settings can fix it: paused until then (a reload or restart lifts it).
-            self._halt(name, "config", str(error), CONFIG_PAUSE_SECONDS)
-            return outcome(
-                "paused",
-                message=str(error),
-                http_status=error.http_status,
-                retry_after=CONFIG_PAUSE_SECONDS,
-                duration_ms=elapsed(),
-            )
-        except QuotaError as error:
-            self._halt(name, "quota", str(error), delivery.quota_pause_seconds)
-            return outcome(
-                "paused",
-                message=str(error),
-                http_status=error.http_status,
-                retry_after=delivery.quota_pause_seconds,
-                duration_ms=elapsed(),
-            )
-        except PermanentError as error:
-            return outcome("rejected", message=str(error), http_status=error.http_status, duration_ms=elapsed())
-        except Exception as error:  # noqa: BLE001 - a bug in one send must not stop the pass
-            log.exception("unexpected error while sending", destination=name, order_id=due.order_id)
-            return outcome(
-                "retry", message=redact(f"internal error: {type(error).__name__}: {error}"), duration_ms=elapsed()
-            )
-        return outcome("delivered", remote_id=result.remote_id, message=result.detail, duration_ms=elapsed())
+        outcome = send_and_classify(
+            self.destinations[due.destination],
+            due,
+            pauses=self.pauses,
+            stop_event=self.stop_event,
+            auth_pause_seconds=delivery.auth_pause_seconds,
+            quota_pause_seconds=delivery.quota_pause_seconds,
+            ignore_pause=ignore_pause,
+        )
+        outcome = self.retry_policy.stamp(outcome, attempts_before=due.attempts)
+        self.pauses.count(due.destination, outcome)
+        return outcome
 
     # -- remote statuses ------------------------------------------------------------------
 
-    def pull_statuses(self) -> int:
-        """Read platform statuses of delivered orders into the ledger; returns how many changed."""
-        changed = 0
+    def pull_all_statuses(self) -> int:
+        """Read every status source now, in registry order; returns how many statuses changed."""
+        return sum(self.pull_statuses(name) for name in self.status_sources)
+
+    def pull_statuses(self, name: str) -> int:
+        """Read one status source into the ledger (skipped while its destination is paused); returns changes."""
+        source = self.status_sources.get(name)
+        if source is None:  # a job queued before a reload took the source away
+            return 0
         with self.busy:
-            for name, destination in self.destinations.items():
-                fetch = getattr(destination, "fetch_statuses", None)
-                if fetch is None or self.paused(name):
-                    continue
-                batch: list[tuple[int, str, str | None]] = []
-                try:
-                    for row in fetch():
-                        batch.append(row)
-                        if len(batch) >= 500:
-                            changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
-                            batch = []
-                    changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
-                except SyncError as error:
-                    changed += self.ledger.update_remote_statuses(name, batch, now=self.clock())
-                    log.warning("status pull failed; next pull tries again", destination=name, error=str(error))
-                self.on_progress()
+            if source.kind == "delivery" and self.paused(name):
+                return 0
+            changed = source.pull(self.ledger, now=self.clock(), stop=self.stop_event, progress=self.on_progress)
         if changed:
-            log.info("remote statuses changed", count=changed)
+            log.info("remote statuses changed", source=name, count=changed)
         return changed
 
     # -- manual resync --------------------------------------------------------------------
@@ -497,25 +362,22 @@ class Engine:
                 outcome = self.send(due, True)
                 self.ledger.record([outcome], now=self.clock())
                 if outcome.kind == "delivered":
-                    self.ledger.resume_destination(due.destination)
-                    with self._halt_lock:
-                        self._halts.pop(due.destination, None)
+                    self.pauses.lift(due.destination)
                     self._refresh_status(due.destination, order_id)
                 results.append(ResyncResult(due.destination, outcome.kind, outcome.message or "", outcome.remote_id))
             return sorted(results, key=lambda result: result.destination)
 
     def _refresh_status(self, name: str, order_id: int) -> None:
-        fetch_status = getattr(self.destinations[name], "fetch_status", None)
-        if fetch_status is None:
+        source = self.status_sources.get(name)
+        if source is None or source.kind != "delivery":
             return
         try:
-            found = fetch_status(order_id)
+            found = source.fetch_one(order_id)
         except SyncError as error:
             log.warning("could not read the remote status after resync", destination=name, error=str(error))
             return
         if found is not None:
             self.ledger.update_remote_statuses(name, [(order_id, *found)], now=self.clock())
-
 
 def _parse_mark(value: str) -> datetime | None:
     try:

@@ -1,4 +1,4 @@
-"""Statuses back into WooCommerce: what OrderRepo and Tracktor learnt after the order left the shop.
+"""Statuses back into WooCommerce: what the platforms learnt after the order left the shop.
 
 Rules, in the order they are checked for each remote status the ledger holds and has not applied:
 
@@ -10,8 +10,8 @@ Rules, in the order they are checked for each remote status the ledger holds and
 3. Never move backwards: a ``completed``, ``cancelled``, ``refunded`` or ``failed`` order keeps its
    status, and a status only moves forward (pending < on-hold < processing < completed;
    cancelled from any open status).
-4. Otherwise the status map decides (``writeback.*_status_map``); an unmapped remote status only
-   adds a note. Tracktor's carrier and tracking number go into order meta.
+4. Otherwise the status map decides (``writeback.<platform>_status_map``); an unmapped remote status
+   only adds a note. A tracking source's carrier and tracking number go into order meta.
 
 The daemon's own writes change ``date_modified``; after writing, the order is read once more and
 "absorbed" into the ledger, so the next poll does not mistake the write for a merchant's edit.
@@ -19,23 +19,24 @@ The daemon's own writes change ``date_modified``; after writing, the order is re
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from sync_daemon.config import FINAL_WOOCOMMERCE_STATUSES, WOOCOMMERCE_STATUS_RANK
+from sync_daemon.config import WritebackSettings
 from sync_daemon.core.errors import PermanentError, SyncError
-from sync_daemon.engine.sync import order_modified_key
-
-if TYPE_CHECKING:
-    from sync_daemon.engine.sync import Engine
+from sync_daemon.engine.mapping import order_modified_key
+from sync_daemon.ledger import IngestItem, Ledger
+from sync_daemon.platforms import StatusSource
+from sync_daemon.source.woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.writeback")
 
-SHIPMENT_RANK = {"order_ready": 0, "in_transit": 1, "out_for_delivery": 2, "delivered": 3}
-SOURCE_LABELS = {"orderrepo": "OrderRepo", "tracktor": "Tracktor"}
-INITIAL_ORDERREPO_STATUS = "new"  # every order starts there: not worth a note
+WOOCOMMERCE_STATUS_RANK = {"pending": 0, "on-hold": 1, "processing": 2, "completed": 3}
+FINAL_WOOCOMMERCE_STATUSES = ("completed", "cancelled", "refunded", "failed", "trash")
 
 
 @dataclass
@@ -74,16 +75,7 @@ def may_move(current: str, target: str) -> bool:
     return WOOCOMMERCE_STATUS_RANK[target] > WOOCOMMERCE_STATUS_RANK[current]
 
 
-def aggregate_shipment(statuses: list[str | None]) -> str | None:
-    """The order's shipment status: the least advanced of its fulfillments (delivered = all delivered)."""
-    known = [status for status in statuses if status]
-    if not known:
-        return None
-    return min(known, key=lambda status: SHIPMENT_RANK.get(status, 1))
-
-
-def _note(candidate: dict[str, Any]) -> str:
-    label = SOURCE_LABELS.get(candidate["source"], candidate["source"])
+def _note(candidate: dict[str, Any], label: str) -> str:
     status = candidate["remote_status"]
     if status.startswith("exception:"):
         text = f"{label} exception: {status.removeprefix('exception:')}"
@@ -98,61 +90,34 @@ def _note(candidate: dict[str, Any]) -> str:
 
 
 class StatusWriter:
-    """Pulls Tracktor tracking into the ledger and applies remote statuses to WooCommerce."""
+    """Applies the statuses the status sources read into the ledger to the WooCommerce orders."""
 
-    def __init__(self, engine: Engine, tracktor: Any = None) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.ledger = engine.ledger
-        self.source = engine.source
-        self.tracktor = tracktor
-
-    # -- Tracktor -------------------------------------------------------------------------
-
-    def pull_tracking(self) -> int:
-        """Read tracking of orders still in transit; returns how many changed."""
-        if self.tracktor is None:
-            return 0
-        settings = self.settings.tracktor
-        now = self.engine.clock()
-        changed = 0
-        for order_id, tracktor_id in self.ledger.tracking_due(now=now, max_age_seconds=settings.track_days * 86400):
-            if self.engine.stop_event.is_set():
-                break
-            try:
-                tracking = self.tracktor.order_tracking(tracktor_id)
-            except SyncError as error:
-                log.warning("reading Tracktor failed; next pull tries again", order_id=order_id, error=str(error))
-                break
-            if tracking is None:
-                self.ledger.record_tracking(order_id, shipment_status=None, exception_status=None, carrier=None,
-                                            tracking_number=None, done=False, now=now)
-                continue
-            fulfillments = list(tracking.fulfillments)
-            shipment = aggregate_shipment([f.shipment_status for f in fulfillments] or list(tracking.statuses))
-            exceptions = [f.exception_status for f in fulfillments if f.exception_status]
-            exceptions = exceptions or list(tracking.exception_statuses)
-            first = fulfillments[0] if fulfillments else None
-            if self.ledger.record_tracking(
-                order_id,
-                shipment_status=shipment,
-                exception_status=exceptions[0] if exceptions else None,
-                carrier=(first.carrier_name or first.carrier_slug) if first else None,
-                tracking_number=first.tracking_number if first else None,
-                done=shipment == "delivered" and not exceptions,
-                now=now,
-            ):
-                changed += 1
-            if exceptions:
-                log.warning("Tracktor reports a shipment exception", order_id=order_id, exception=exceptions[0])
-            self.engine.on_progress()
-        return changed
+    def __init__(
+        self,
+        rules: WritebackSettings,
+        ledger: Ledger,
+        shop: WooCommerceSource,
+        sources: Sequence[StatusSource],
+        *,
+        remap: Callable[[dict[str, Any]], IngestItem],
+        clock: Callable[[], float],
+        stop_event: threading.Event,
+        on_progress: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.rules = rules  # the [writeback] settings
+        self.ledger = ledger
+        self.shop = shop  # the WooCommerce source: reads, updates and notes orders
+        self.sources: Mapping[str, StatusSource] = {source.name: source for source in sources}
+        self.remap = remap  # an order as the engine would record it, to absorb our own write
+        self.clock = clock
+        self.stop_event = stop_event
+        self.on_progress = on_progress
 
     # -- write-back -----------------------------------------------------------------------
 
     def plan(self, order_id: int, candidates: list[dict[str, Any]], current: str) -> OrderPlan:
         """Decide what to do with one order's unapplied remote statuses (no I/O)."""
-        writeback = self.settings.writeback
+        writeback = self.rules
         plan = OrderPlan(order_id, status_before=current)
         reference, written = self.ledger.status_reference(order_id)
         # Staff moving an order on along the usual path (on-hold → processing once paid) is no
@@ -162,9 +127,10 @@ class StatusWriter:
         target = current
         for candidate in candidates:
             source, remote = candidate["source"], candidate["remote_status"]
-            mapping = writeback.orderrepo_status_map if source == "orderrepo" else writeback.tracktor_status_map
-            wanted = mapping.get(remote)
-            if source == "orderrepo" and remote == INITIAL_ORDERREPO_STATUS:
+            known = self.sources.get(source)
+            label = known.title if known else source
+            wanted = writeback.status_map(source).get(remote)
+            if known is not None and remote in known.quiet_statuses:
                 plan.entries.append({"source": source, "remote_status": remote, "action": "nothing to do",
                                      "status_before": current, "note": None})
                 continue
@@ -179,16 +145,16 @@ class StatusWriter:
                 action = f"noted; already {target}"
             else:
                 action = f"noted; {current} is not moved back to {wanted}"
-            note = _note(candidate) if writeback.add_notes else None
+            note = _note(candidate, label) if writeback.add_notes else None
             if note:
                 plan.notes.append(note)
-            if source == "tracktor":
+            if known is not None and known.kind == "tracking":
                 if candidate.get("tracking_number"):
                     plan.meta[writeback.tracking_number_meta_key] = candidate["tracking_number"]
                 if candidate.get("carrier"):
                     plan.meta[writeback.carrier_meta_key] = candidate["carrier"]
             plan.entries.append({"source": source, "remote_status": remote, "action": action,
-                                 "detail": _note(candidate), "status_before": current, "note": note})
+                                 "detail": _note(candidate, label), "status_before": current, "note": note})
         if target != current:
             plan.status_after = target
         for entry in plan.entries:
@@ -198,14 +164,18 @@ class StatusWriter:
     def apply(self, *, dry_run: bool = False) -> list[OrderPlan]:
         """Apply every unapplied remote status; with ``dry_run`` only say what would happen."""
         grouped: dict[int, list[dict[str, Any]]] = {}
-        for candidate in self.ledger.writeback_candidates():
+        kinds = {kind: [s.name for s in self.sources.values() if s.kind == kind] for kind in ("delivery", "tracking")}
+        candidates = self.ledger.writeback_candidates(
+            delivery_sources=kinds["delivery"], tracking_sources=kinds["tracking"]
+        )
+        for candidate in candidates:
             grouped.setdefault(candidate["order_id"], []).append(candidate)
         plans = []
         for order_id, candidates in grouped.items():
-            if self.engine.stop_event.is_set():
+            if self.stop_event.is_set():
                 break
             try:
-                raw = self.source.get_order(order_id)
+                raw = self.shop.get_order(order_id)
             except PermanentError as error:
                 plans.append(OrderPlan(order_id, status_before="?", error=f"order cannot be read: {error}"))
                 continue
@@ -227,7 +197,7 @@ class StatusWriter:
                 log.error("write-back failed; next run tries what is left", order_id=order_id, error=str(error))
                 continue
             log.info("written back", **plan.as_dict())
-            self.engine.on_progress()
+            self.on_progress()
         return plans
 
     def _write(self, plan: OrderPlan, *, absorb: bool) -> None:
@@ -239,19 +209,19 @@ class StatusWriter:
         if plan.meta:
             update["meta_data"] = [{"key": key, "value": value} for key, value in plan.meta.items()]
         if update:
-            self.source.update_order(plan.order_id, update)
+            self.shop.update_order(plan.order_id, update)
         quiet = [entry for entry in plan.entries if not entry["note"]]
-        self.ledger.record_writeback(plan.order_id, quiet, written_status=plan.status_after, now=self.engine.clock())
+        self.ledger.record_writeback(plan.order_id, quiet, written_status=plan.status_after, now=self.clock())
         for entry in plan.entries:
             if entry["note"]:
-                self.source.add_note(plan.order_id, entry["note"])
-                self.ledger.record_writeback(plan.order_id, [entry], written_status=None, now=self.engine.clock())
+                self.shop.add_note(plan.order_id, entry["note"])
+                self.ledger.record_writeback(plan.order_id, [entry], written_status=None, now=self.clock())
         if (update or plan.notes) and absorb:
             # Our writes bumped date_modified: record the order as it is now, so the next poll
             # does not re-push it as if the merchant had edited it.
             try:
-                raw = self.source.get_order(plan.order_id)
-                self.ledger.absorb(self.engine.map_raw(raw), now=self.engine.clock())
+                raw = self.shop.get_order(plan.order_id)
+                self.ledger.absorb(self.remap(raw), now=self.clock())
             except SyncError as error:
                 # Written and recorded; the next poll sees the new date and sends what changed.
                 log.warning("could not re-read the order after writing back", order_id=plan.order_id,

@@ -1,39 +1,41 @@
-"""Destinations: one module per platform, and the registry that builds the enabled ones."""
+"""The platforms, one package each, and the registry every layer above iterates over.
+
+A fifth platform is one new package beside these (settings, mapping, client, check and, when it
+reads statuses back, a status source), one line here, its simulator and its tests.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from sync_daemon.platforms.base import (
+    CheckResult,
+    ConnectionSpec,
+    Destination,
+    Field,
+    MappingResult,
+    Platform,
+    PlatformBase,
+    PushResult,
+    ShopContext,
+    StatusSource,
+)
+from sync_daemon.platforms.gotrack import GoTrack
+from sync_daemon.platforms.orderrepo import OrderRepo
+from sync_daemon.platforms.shopback import ShopBack
+from sync_daemon.platforms.tracktor import Tracktor
 
-from sync_daemon.platforms.base import CheckResult, Destination, MappingResult, PushResult
-from sync_daemon.platforms.gotrack import GoTrackDestination
-from sync_daemon.platforms.orderrepo import OrderRepoDestination, OrderRepoEventDestination
-from sync_daemon.platforms.shopback import ShopBackDestination
+# Settings section → platform, in the order they are listed, checked and delivered to.
+REGISTRY: dict[str, type[Platform]] = {platform.name: platform for platform in (GoTrack, OrderRepo, ShopBack, Tracktor)}
 
-if TYPE_CHECKING:
-    from sync_daemon.config import Settings
-
-REGISTRY = {
-    "gotrack": GoTrackDestination,
-    "orderrepo": OrderRepoDestination,
-    "shopback": ShopBackDestination,
-}
-
-__all__ = ["REGISTRY", "CheckResult", "Destination", "MappingResult", "PushResult", "build_destinations"]
-
-
-def build_destinations(settings: Settings, names: list[str] | None = None) -> dict[str, Destination]:
-    """The enabled destinations (or the named ones), constructed from their settings sections.
-
-    OrderRepo events are destinations of their own (one ledger row per order and event), so
-    each is sent once and retried on its own.
-    """
-    chosen = names if names is not None else settings.enabled_destinations()
-    destinations: dict[str, Destination] = {}
-    for name in chosen:
-        section = getattr(settings, name)
-        destinations[name] = REGISTRY[name](section, settings)
-        if name == "orderrepo":
-            for moment in section.events:
-                event = OrderRepoEventDestination(section, settings, moment)
-                destinations[event.name] = event
-    return destinations
+__all__ = [
+    "REGISTRY",
+    "CheckResult",
+    "ConnectionSpec",
+    "Destination",
+    "Field",
+    "MappingResult",
+    "Platform",
+    "PlatformBase",
+    "PushResult",
+    "ShopContext",
+    "StatusSource",
+]

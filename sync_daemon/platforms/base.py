@@ -176,6 +176,7 @@ class Platform(Protocol):
     title: ClassVar[str]
     Settings: ClassVar[type[PlatformSettings]]
     connection: ClassVar[ConnectionSpec]
+    delivers: ClassVar[bool]  # has destinations (False for a platform that is only read)
     # Remote status → WooCommerce status, the default of ``writeback.<name>_status_map``; None when
     # the platform reads no statuses back.
     status_map_default: ClassVar[dict[str, str] | None]
@@ -186,7 +187,7 @@ class Platform(Protocol):
         """The delivery lanes, built once (empty when the platform is read only)."""
         ...
 
-    def status_sources(self, status_map: dict[str, str]) -> Sequence[StatusSource]:
+    def status_sources(self) -> Sequence[StatusSource]:
         """The status readers, built once (empty when the platform reads nothing back)."""
         ...
 
@@ -207,11 +208,14 @@ class PlatformBase:
     Settings: ClassVar[type[PlatformSettings]]
     connection: ClassVar[ConnectionSpec]
     status_map_default: ClassVar[dict[str, str] | None] = None
+    delivers: ClassVar[bool] = True
 
     def __init__(self, settings: Any, shop: ShopContext | None = None) -> None:
         self.settings = settings
         self.shop = shop or ShopContext()
         self._opened: list[Any] = []
+        self._destinations: list[Destination] | None = None
+        self._sources: list[StatusSource] | None = None
 
     def opened(self, thing: Any) -> Any:
         """Remember something with a ``close`` (a destination, a client) so ``close`` releases it."""
@@ -219,12 +223,24 @@ class PlatformBase:
         return thing
 
     def destinations(self) -> Sequence[Destination]:
-        """None by default."""
-        return ()
+        """The delivery lanes, built on first use and closed with the platform."""
+        if self._destinations is None:
+            self._destinations = [self.opened(lane) for lane in self.build_destinations()]
+        return self._destinations
 
-    def status_sources(self, status_map: dict[str, str]) -> Sequence[StatusSource]:
-        """None by default."""
-        return ()
+    def status_sources(self) -> Sequence[StatusSource]:
+        """The status readers, built on first use and closed with the platform."""
+        if self._sources is None:
+            self._sources = [self.opened(source) for source in self.build_status_sources()]
+        return self._sources
+
+    def build_destinations(self) -> list[Destination]:
+        """None by default: a read-only platform."""
+        return []
+
+    def build_status_sources(self) -> list[StatusSource]:
+        """None by default: nothing is read back."""
+        return []
 
     def check(self) -> CheckResult:
         """Subclasses prove their connection."""

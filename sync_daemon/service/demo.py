@@ -13,10 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from sync_daemon.app import App, poll_once
 from sync_daemon.config import Settings
 from sync_daemon.core import logs, redaction
-from sync_daemon.ledger import Ledger
-from sync_daemon.service.runner import poll_once
 from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.orders import demo_orders
@@ -112,10 +111,9 @@ def _report(
         "gotrack": Counter(order["external_order_id"] for order in gotrack.orders()),
         "orderrepo": Counter({order["external_id"]: order["track_requests"] for order in orderrepo.orders()}),
     }
-    ledger = Ledger.open(settings.resolved_state_dir())
     rows, notes = [], []
     states: dict[str, Counter[str]] = {name: Counter() for name in held}
-    try:
+    with App(settings) as app:
         for order in orders:
             billing = order.get("billing") or {}
             row = {
@@ -123,7 +121,7 @@ def _report(
                 "customer": f"{billing.get('first_name', '')} {billing.get('last_name', '')}",
             }
             for name in held:
-                delivery = ledger.delivery(order["id"], name) or {"state": "not seen"}
+                delivery = app.ledger.delivery(order["id"], name) or {"state": "not seen"}
                 states[name][delivery["state"]] += 1
                 shown = delivery["state"]
                 if shown == "delivered" and name == "gotrack":
@@ -133,8 +131,6 @@ def _report(
                     if text:
                         notes.append(f"{order['id']} {name}: {text}")
             rows.append(row)
-    finally:
-        ledger.close()
     platforms = {}
     for name, counter in held.items():
         delivered, rejected = states[name]["delivered"], states[name]["rejected"]

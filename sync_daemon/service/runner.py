@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,65 +21,27 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sync_daemon.config import DESTINATION_SECTIONS, Settings, config_path, load_settings
+from sync_daemon.app import build_engine, build_status_writer, open_ledger, poll_once
+from sync_daemon.config import Settings, config_path, load_settings
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
-from sync_daemon.engine.sync import Engine
-from sync_daemon.engine.writeback import StatusWriter
-from sync_daemon.ledger import Ledger
-from sync_daemon.platforms import build_destinations
 from sync_daemon.service import systemd as service
-from sync_daemon.source.woocommerce import WooCommerceSource
 
 log = structlog.get_logger("sync_daemon.runner")
 SIGNAL_POLL_SECONDS = 0.1
 POLL_JOB = "poll"
-STATUS_JOB = "status-pull"
-TRACKING_JOB = "tracking-pull"
 WRITEBACK_JOB = "writeback"
 
 
-def open_ledger(settings: Settings) -> Ledger:
-    """Open the ledger in the configured state directory, refusing an unwritable one."""
-    directory = settings.resolved_state_dir()
-    problem = service.check_state_dir_writable(directory)
-    if problem:
-        raise ConfigurationError(problem)
-    return Ledger.open(
-        directory,
-        retry_schedule=settings.delivery.retry_schedule_seconds,
-        jitter=settings.delivery.retry_jitter,
-    )
-
-
-def build_engine(
-    settings: Settings, ledger: Ledger, stop_event: threading.Event, on_progress: Any = lambda: None
-) -> Engine:
-    """An engine wired to the shop and the enabled destinations."""
-    return Engine(
-        settings,
-        ledger,
-        WooCommerceSource(settings.woocommerce),
-        build_destinations(settings),
-        stop_event=stop_event,
-        on_progress=on_progress,
-    )
-
-
-def build_status_writer(engine: Engine) -> StatusWriter:
-    """The write-back side of an engine, with a Tracktor client when Tracktor is enabled."""
-    tracktor = None
-    if engine.settings.tracktor.enabled:
-        from sync_daemon.platforms.tracktor import TracktorClient
-
-        tracktor = TracktorClient(engine.settings.tracktor)
-    return StatusWriter(engine, tracktor)
+def status_job(source: str) -> str:
+    """The scheduler id of one status source's pull job."""
+    return f"status-pull-{source}"
 
 
 def changed_settings(old: Settings, new: Settings) -> list[str]:
     """Names of settings that differ (secrets by name only, never by value)."""
     changed = []
-    for section in ("woocommerce", "delivery", "tracktor", "writeback", *DESTINATION_SECTIONS):
+    for section in ("woocommerce", "delivery", *new.platforms, "writeback"):
         if old.fingerprint(section) != new.fingerprint(section):
             changed.append(section)
     for key in ("poll_interval_seconds", "state_dir", "log_level", "log_format"):
@@ -96,6 +59,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self._stop_signal: int | None = None
         self._reload_requested = False
+        self._status_jobs: set[str] = set()  # sources with a scheduled pull, so a reload can remove one
         self._install_signals()  # before opening anything, so an early SIGTERM is a clean stop too
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
@@ -132,11 +96,9 @@ class Daemon:
             text += f", WooCommerce: {summary.source_error[:80]}"
         self.notifier.status(text)
 
-    def _pull_statuses(self) -> None:
-        self._guarded("status pull", lambda engine: engine.pull_statuses())
-
-    def _pull_tracking(self) -> None:
-        self._guarded("tracking pull", lambda engine: build_status_writer(engine).pull_tracking())
+    def _pull_statuses(self, name: str) -> None:
+        # The engine (and its sources) may have been rebuilt by a reload since the job was added.
+        self._guarded(f"{name} status pull", lambda engine: engine.pull_statuses(name))
 
     def _write_back(self) -> None:
         if self.engine.settings.writeback.enabled:  # the job goes on reload; a run already queued stops here
@@ -201,14 +163,16 @@ class Daemon:
 
     def _jobs(self, settings: Settings) -> list[tuple[str, Any, float, bool]]:
         """(id, function, interval, wanted) of every scheduled job under these settings."""
-        writeback = settings.writeback.enabled and (settings.orderrepo.enabled or settings.tracktor.enabled)
-        return [
-            (POLL_JOB, self._poll, settings.poll_interval_seconds, True),
-            (STATUS_JOB, self._pull_statuses, settings.orderrepo.status_pull_interval_seconds,
-             settings.orderrepo.enabled),
-            (TRACKING_JOB, self._pull_tracking, settings.tracktor.poll_interval_seconds, settings.tracktor.enabled),
-            (WRITEBACK_JOB, self._write_back, settings.writeback.interval_seconds, writeback),
-        ]
+        sources = self.engine.status_sources  # built from these settings
+        jobs: list[tuple[str, Any, float, bool]] = [(POLL_JOB, self._poll, settings.poll_interval_seconds, True)]
+        for name in sources.keys() | self._status_jobs:
+            source = sources.get(name)
+            interval = source.interval_seconds if source else 0.0
+            jobs.append((status_job(name), partial(self._pull_statuses, name), interval, source is not None))
+        self._status_jobs = set(sources)
+        writeback = settings.writeback.enabled and bool(sources)
+        jobs.append((WRITEBACK_JOB, self._write_back, settings.writeback.interval_seconds, writeback))
+        return jobs
 
     def _schedule(self, settings: Settings) -> None:
         """Add, reschedule or remove jobs to match the settings (at start and on every reload)."""
@@ -249,8 +213,6 @@ class Daemon:
             old_engine.busy.release()
         old_engine.close()
         self._schedule(new)
-        self.ledger.retry_schedule = list(new.delivery.retry_schedule_seconds)
-        self.ledger.jitter = new.delivery.retry_jitter
         if (new.log_level, new.log_format) != (self.settings.log_level, self.settings.log_format):
             from sync_daemon.core import logs
 
@@ -294,24 +256,6 @@ def run(config_file: str | os.PathLike[str] | None) -> int:
         if warning:
             log.warning(warning)
     return Daemon(settings, config_file).run()
-
-
-def poll_once(settings: Settings, *, passes: int = 1, pause: float = 0.0) -> list[Any]:
-    """Run a few passes in the foreground (used by ``demo``); returns their summaries."""
-    stop_event = threading.Event()
-    ledger = open_ledger(settings)
-    engine = build_engine(settings, ledger, stop_event)
-    try:
-        engine.startup()
-        summaries = []
-        for index in range(passes):
-            summaries.append(engine.sync_pass())
-            if index < passes - 1 and pause:
-                stop_event.wait(pause)
-        return summaries
-    finally:
-        engine.close()
-        ledger.close()
 
 
 __all__ = ["Daemon", "changed_settings", "open_ledger", "poll_once", "run"]

@@ -34,12 +34,13 @@ import tomlkit
 from pydantic import SecretStr, ValidationError
 from tomlkit.exceptions import TOMLKitError
 
-from sync_daemon.config import DEFAULT_CONFIG_PATH, Settings, config_path, describe_validation_error
+from sync_daemon.config import DEFAULT_CONFIG_PATH, SettingsBase, config_path, describe_validation_error, settings_model
 from sync_daemon.core import redaction
 from sync_daemon.core.diagnose import trim, value_findings, value_source
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
-from sync_daemon.setup.checks import CONNECTIONS, Connection, Context, Field, check_one, format_line, preflight
+from sync_daemon.platforms.base import Field
+from sync_daemon.setup.checks import Connection, Context, check_one, connections, format_line, preflight
 
 ROLES = ("endpoint", "key", "secret", "extra")
 HEADER = "sync-daemon configuration (see config.example.toml for every key)"
@@ -49,16 +50,15 @@ OPTIONS = {"endpoint": "--endpoint", "key": "--key", "secret": "--secret", "extr
 
 
 def _connection(name: str) -> Connection:
-    connection = CONNECTIONS.get(name)
-    if connection is None or name not in Settings.model_fields:
-        known = ", ".join(item for item in CONNECTIONS if item in Settings.model_fields)
-        raise ConfigurationError(f"unknown connection {name!r} (known: {known})")
-    return connection
+    known = connections(settings_model())
+    if name not in known:
+        raise ConfigurationError(f"unknown connection {name!r} (known: {', '.join(known)})")
+    return known[name]
 
 
 def _default(section: str, key: str) -> str:
     """A setting's built-in default, for the prompt (never a secret: only asked for visible fields)."""
-    factory = Settings.model_fields[section].default_factory
+    factory = settings_model().model_fields[section].default_factory
     value = getattr(factory(), key, "") if factory is not None else ""
     return value if isinstance(value, str) else ""
 
@@ -101,7 +101,7 @@ class Asker:
             value = line[:-1] if line.endswith("\n") else line
             value = value[:-1] if value.endswith("\r") else value
             return value or None
-        label = f"{connection.title} {item.label}"
+        label = f"{connection.spec.title} {item.label}"
         if item.hidden:
             suffix = " (input hidden; Enter keeps the current one)" if current else " (input hidden)"
             value = click.prompt(label + suffix, default="", show_default=False, hide_input=True)
@@ -118,7 +118,7 @@ def _collect(
 ) -> dict[str, str]:
     """role option or answer for every field; only the values that change."""
     values: dict[str, str] = {}
-    for item in connection.fields:
+    for item in connection.spec.fields:
         value = given.get(item.role)
         if value is None:
             current = "" if item.hidden else (
@@ -135,7 +135,7 @@ def clean(connection: Connection, values: dict[str, str]) -> tuple[dict[str, str
     cleaned: dict[str, str] = {}
     notes: list[str] = []
     problems: list[str] = []
-    for item in connection.fields:
+    for item in connection.spec.fields:
         if item.key not in values:
             continue
         raw = values[item.key]
@@ -154,16 +154,16 @@ def clean(connection: Connection, values: dict[str, str]) -> tuple[dict[str, str
 
 
 def _secret_fields(connection: Connection) -> list[Field]:
-    return [item for item in connection.fields if item.hidden and item.kind == "credential"]
+    return [item for item in connection.spec.fields if item.hidden and item.kind == "credential"]
 
 
 def candidate_settings(
     connection: Connection, document: tomlkit.TOMLDocument, values: dict[str, str], path: Path
-) -> Settings:
+) -> SettingsBase:
     """The settings the daemon will run with once the document is saved, with the new values in force."""
     data = document.unwrap()
     try:
-        settings = Settings(**data)
+        settings = settings_model()(**data)
         section = getattr(settings, connection.name)
         current = {key: getattr(section, key) for key in type(section).model_fields}
         forced = type(section).model_validate(current | values)
@@ -256,7 +256,7 @@ def run_connect(
     connection = _connection(name)
     given = dict(given or {})
     for role, flag in OPTIONS.items():
-        if given.get(role) is not None and connection.field(role) is None:
+        if given.get(role) is not None and connection.spec.field(role) is None:
             raise ConfigurationError(f"{flag} is not used by {name}")
     path = Path(config_path(config_file) or DEFAULT_CONFIG_PATH)
     original, document = _read_document(path)
@@ -294,7 +294,7 @@ def run_connect(
     changed = ", ".join(sorted({*values, *(["enabled"] if connection.platform else [])})) or "nothing new"
     echo(f"saved [{name}] ({changed}) to {target} (mode 0600)")
 
-    for item in connection.fields:
+    for item in connection.spec.fields:
         where = value_source(name, item.key, None)
         if item.key in values and item.key not in set_aside and where.startswith(("from $", "in credential file")):
             warn(redact(f"warning: {name}.{item.key} is also set {where}, which wins over the config file"))

@@ -32,7 +32,7 @@ from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentErro
 if TYPE_CHECKING:
     import requests
 
-    from sync_daemon.config import WooCommerceSettings
+    from sync_daemon.source.settings import WooCommerceSettings
 
 PLATFORM = "WooCommerce"
 

@@ -1,29 +1,20 @@
-"""Simulators for end-to-end tests, started fresh for each test."""
+"""Simulators for end-to-end tests, started fresh for each test.
+
+``woocommerce``, ``gotrack``, ``shopback`` and ``tracktor`` come from ``tests/conftest.py``; the
+OrderRepo simulator here also knows the event key the event tests configure.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
-from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def woocommerce():
-    with WooCommerceSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def gotrack():
-    with GoTrackSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
 def orderrepo():
+    """The shop's Origin allowed, and the active event key ``evt-created``."""
     with OrderRepoSimulator(allowed_origins=("https://shop.example.com",), events={"evt-created": True}) as simulator:
         yield simulator

@@ -7,21 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 import requests
 
 from sync_daemon.simulators.orders import generate_orders, make_order
-from sync_daemon.simulators.shopback import ShopBackSimulator, postback_url
+from sync_daemon.simulators.shopback import postback_url
 
 from .harness import Daemon, run_cli, wait_until, write_config
 
 META_KEY = "_shopback_transaction_id"
-
-
-@pytest.fixture
-def shopback():
-    with ShopBackSimulator(offer_id="1234") as simulator:
-        yield simulator
 
 
 def shopback_config(path: Path, woocommerce, shopback, **extra) -> Path:

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from sync_daemon.simulators import TracktorSimulator
 
-from .harness import ROOT, cli_env, run_cli
+from .harness import run_cli
 
 KEY = "trk_e2e_5d41402abc4b2a76b9719d91"
 
-# Until cli.py registers the group (`main.add_command(tracktor)`), run the same `main` with it added.
-_SHIM = (
-    "import sys\n"
-    "from sync_daemon.cli import main\n"
-    "from sync_daemon.cli_tracktor import tracktor\n"
-    "main.commands.setdefault('tracktor', tracktor)\n"
-    "main(prog_name='sync-daemon')\n"
-)
-
-
-def _registered() -> bool:
-    from sync_daemon.cli import main
-
-    return "tracktor" in main.commands
-
 
 def cli(*args: str, config):
-    if _registered():
-        return run_cli("tracktor", *args, config=config, timeout=30)
-    command = [sys.executable, "-c", _SHIM, "tracktor", *args, "--config", str(config)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT, env=cli_env())
+    return run_cli("tracktor", *args, config=config, timeout=30)
 
 
 @pytest.fixture

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from sync_daemon.simulators.orders import generate_orders
-from sync_daemon.simulators.tracktor import TracktorSimulator
 
 from .harness import Daemon, run_cli, wait_until, write_config
-
-
-@pytest.fixture
-def tracktor():
-    with TracktorSimulator() as simulator:
-        yield simulator
 
 
 def tracktor_config(tmp_path, woocommerce, tracktor, **extra):

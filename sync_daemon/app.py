@@ -1,0 +1,157 @@
+"""The composition root: the one place that wires settings, ledger, shop, platforms and engine together.
+
+Every command that touches the ledger, the daemon (``service.runner``) and the demo build their parts
+here, so the order of opening and closing is written once: open the ledger (refusing an unwritable
+state directory), build the engine on it, and on the way out close the engine before the ledger it
+writes to.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from sync_daemon.config import Settings, load_settings
+from sync_daemon.core import logs
+from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.urls import origin_of
+from sync_daemon.engine.sync import Engine
+from sync_daemon.engine.writeback import StatusWriter
+from sync_daemon.ledger import Ledger
+from sync_daemon.platforms import Platform, ShopContext
+from sync_daemon.service import systemd as service
+from sync_daemon.source.images import ProductImages
+from sync_daemon.source.woocommerce import WooCommerceSource
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Open the ledger in the configured state directory, refusing an unwritable one."""
+    directory = settings.resolved_state_dir()
+    problem = service.check_state_dir_writable(directory)
+    if problem:
+        raise ConfigurationError(problem)
+    return Ledger.open(directory)
+
+
+def build_platforms(settings: Settings, shop: WooCommerceSource) -> list[Platform]:
+    """The enabled platforms, each given its own section and what it may know of the shop."""
+    images = ProductImages(shop) if settings.woocommerce.url else None
+    context = ShopContext(
+        url=settings.woocommerce.url,
+        origin=origin_of(settings.woocommerce.url),
+        product_image=images.lookup if images else ShopContext().product_image,
+    )
+    return [settings.platforms[name](settings.section(name), context) for name in settings.enabled_platforms()]
+
+
+def build_engine(
+    settings: Settings, ledger: Ledger, stop_event: threading.Event, on_progress: Any = lambda: None
+) -> Engine:
+    """An engine wired to the shop and the enabled platforms' destinations and status sources."""
+    shop = WooCommerceSource(settings.woocommerce)
+    platforms = build_platforms(settings, shop)
+    return Engine(
+        settings,
+        ledger,
+        shop,
+        {lane.name: lane for platform in platforms for lane in platform.destinations()},
+        status_sources=[source for platform in platforms for source in platform.status_sources()],
+        stop_event=stop_event,
+        on_progress=on_progress,
+    )
+
+
+def build_status_writer(engine: Engine) -> StatusWriter:
+    """The write-back side of an engine: its shop, its ledger and its status sources."""
+    return StatusWriter(
+        engine.settings.writeback,
+        engine.ledger,
+        engine.source,
+        list(engine.status_sources.values()),
+        remap=engine.map_raw,
+        clock=engine.clock,
+        stop_event=engine.stop_event,
+        on_progress=engine.on_progress,
+    )
+
+
+def load_configured(config_file: str | os.PathLike[str] | None) -> Settings:
+    """Load and validate the settings and set up logging as they say: the first step of a command that syncs."""
+    settings = load_settings(config_file)
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+class App:
+    """The wired parts for one command: ``with App(settings) as app:`` opens the ledger, closes all on exit.
+
+    The engine is built on first use of ``app.engine``, so a command that only reads the ledger
+    (``status``) never builds the shop and platform clients.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stop_event: threading.Event | None = None,
+        on_progress: Callable[[], Any] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self._on_progress = on_progress
+        self._ledger: Ledger | None = None
+        self._engine: Engine | None = None
+
+    def __enter__(self) -> App:
+        self._ledger = open_ledger(self.settings)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def ledger(self) -> Ledger:
+        """The open ledger (only inside the ``with`` block)."""
+        if self._ledger is None:
+            raise RuntimeError("the ledger is not open: use App inside a `with` block")
+        return self._ledger
+
+    @property
+    def engine(self) -> Engine:
+        """The engine on this ledger, built on first use."""
+        if self._engine is None:
+            self._engine = build_engine(self.settings, self.ledger, self.stop_event, self._on_progress)
+        return self._engine
+
+    def status_writer(self) -> StatusWriter:
+        """A write-back writer on this app's engine."""
+        return build_status_writer(self.engine)
+
+    def close(self) -> None:
+        """Close the engine first (it may still write its last outcomes), then the ledger."""
+        engine, self._engine = self._engine, None
+        ledger, self._ledger = self._ledger, None
+        try:
+            if engine is not None:
+                engine.close()
+        finally:
+            if ledger is not None:
+                ledger.close()
+
+
+def poll_once(settings: Settings, *, passes: int = 1, pause: float = 0.0) -> list[Any]:
+    """Run a few passes in the foreground (used by ``demo``); returns their summaries."""
+    with App(settings) as app:
+        engine = app.engine
+        engine.startup()
+        summaries = []
+        for index in range(passes):
+            summaries.append(engine.sync_pass())
+            if index < passes - 1 and pause:
+                app.stop_event.wait(pause)
+        return summaries

@@ -1,0 +1,36 @@
+"""``sync-daemon writeback``: read platform statuses now and apply them to WooCommerce orders."""
+
+from __future__ import annotations
+
+import click
+
+from sync_daemon.cli.base import config_option, friendly_errors, print_json
+from sync_daemon.core.redaction import redact
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only show what would be written.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON for scripts.")
+@config_option
+@friendly_errors
+def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
+    """Read platform statuses now and apply them to WooCommerce orders (or show what would change)."""
+    # Imported here: the composition root pulls in the engine and every platform client, which
+    # --help and the light commands, loading this module too, do not need.
+    from sync_daemon.app import App, load_configured
+
+    settings = load_configured(config_file)
+    with App(settings) as app:
+        app.engine.pull_all_statuses()
+        plans = app.status_writer().apply(dry_run=dry_run)
+    if as_json:
+        print_json([plan.as_dict() for plan in plans])
+        return
+    if not plans:
+        click.echo("nothing to write back")
+    for plan in plans:
+        change = f"{plan.status_before} → {plan.status_after}" if plan.status_after else f"stays {plan.status_before}"
+        prefix = "would write" if dry_run else "wrote"
+        click.echo(redact(f"order {plan.order_id}: {prefix}: status {change}; notes: {'; '.join(plan.notes) or '-'}"))
+        if plan.error:
+            click.echo(redact(f"  error: {plan.error}"))

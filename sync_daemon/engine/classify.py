@@ -1,0 +1,96 @@
+"""One send and what it means: the table from the core's errors to an outcome and, where due, a pause.
+
+Platforms raise only the errors of ``core/errors.py``; this is the one place that reads them.
+Retryable failures become ``retry`` (the retry policy then decides when, or gives up), a refusal
+of the order becomes ``rejected``, and a problem of the destination itself (credentials, quota,
+configuration, rate limit) pauses the destination without counting an attempt on the order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import structlog
+
+from sync_daemon.core.errors import (
+    AuthError,
+    ConfigurationError,
+    PermanentError,
+    QuotaError,
+    RateLimitedError,
+    RetryableError,
+)
+from sync_daemon.core.outcome import Due, Outcome, OutcomeKind
+from sync_daemon.core.redaction import redact
+from sync_daemon.engine.pauses import Pauses
+from sync_daemon.platforms import Destination
+
+log = structlog.get_logger("sync_daemon.engine")
+
+DEFAULT_THROTTLE_SECONDS = 30.0  # a 429 without Retry-After
+CONFIG_PAUSE_SECONDS = 365 * 86400.0  # "until the settings change": a new fingerprint lifts it
+
+
+def send_and_classify(
+    destination: Destination,
+    due: Due,
+    *,
+    pauses: Pauses,
+    stop_event: threading.Event,
+    auth_pause_seconds: float,
+    quota_pause_seconds: float,
+    ignore_pause: bool = False,
+) -> Outcome:
+    """Push one delivery and turn what happened into an outcome (runs on a worker thread)."""
+    name = due.destination
+
+    def outcome(kind: OutcomeKind, **fields: Any) -> Outcome:
+        return Outcome(due.order_id, name, kind, due.operation, payload_hash=due.payload_hash, **fields)
+
+    # The dispatcher checked the ledger's pauses when it took the batch; a pause that starts during
+    # the batch is set in memory first, so memory is all there is to check here, without a ledger
+    # query (and its lock) per request.
+    if not ignore_pause and (stop_event.is_set() or pauses.halted(name)):
+        return outcome("skipped")
+    started = time.monotonic()
+    elapsed = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+    try:
+        result = destination.push(due.payload, operation=due.operation, remote_id=due.remote_id)
+    except RateLimitedError as error:
+        wait_for = error.retry_after if error.retry_after is not None else DEFAULT_THROTTLE_SECONDS
+        pauses.halt(name, "throttled", f"rate limited (429); waiting {wait_for:.0f} s", wait_for)
+        return outcome("retry", message=str(error), http_status=429, retry_after=wait_for, duration_ms=elapsed())
+    except RetryableError as error:
+        return outcome(
+            "retry",
+            message=str(error),
+            http_status=error.http_status,
+            duration_ms=elapsed(),
+            max_attempts=error.max_attempts,
+        )
+    except (AuthError, ConfigurationError, QuotaError) as error:
+        kind, seconds = _destination_pause(error, auth_pause_seconds, quota_pause_seconds)
+        pauses.halt(name, kind, str(error), seconds)
+        return outcome(
+            "paused", message=str(error), http_status=error.http_status, retry_after=seconds, duration_ms=elapsed()
+        )
+    except PermanentError as error:
+        return outcome("rejected", message=str(error), http_status=error.http_status, duration_ms=elapsed())
+    except Exception as error:  # noqa: BLE001 - a bug in one send must not stop the pass
+        log.exception("unexpected error while sending", destination=name, order_id=due.order_id)
+        return outcome(
+            "retry", message=redact(f"internal error: {type(error).__name__}: {error}"), duration_ms=elapsed()
+        )
+    return outcome("delivered", remote_id=result.remote_id, message=result.detail, duration_ms=elapsed())
+
+
+def _destination_pause(error: Exception, auth_seconds: float, quota_seconds: float) -> tuple[str, float]:
+    """(pause kind, seconds) for an error that concerns the destination, not the order."""
+    if isinstance(error, AuthError):
+        return "auth", auth_seconds
+    if isinstance(error, QuotaError):
+        return "quota", quota_seconds
+    # Only a change of settings can fix it: paused until then (a reload or restart lifts it).
+    return "config", CONFIG_PAUSE_SECONDS

@@ -1,0 +1,222 @@
+"""The delivery rows' life after ingest: due, sending, and what each send's outcome says.
+
+``record`` writes outcomes as the core classified them; the retry decision (attempt count, delay,
+dead or not) arrives stamped on each retry outcome by ``sync_daemon.core.retry.RetryPolicy``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sync_daemon.core.outcome import Due, Operation, Outcome
+from sync_daemon.ledger.encoding import iso_stamp
+from sync_daemon.ledger.store import SqliteStore
+
+ATTEMPT_MESSAGE_LIMIT = 2000  # characters of an error kept in the attempt log
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (order_id, destination, at, operation, outcome, http_status, message, duration_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Deliveries(SqliteStore):
+    """Due rows, the ``sending`` mark, outcomes and platform statuses of delivered rows."""
+
+    def recover_interrupted(self, *, now: float) -> int:
+        """Rows left ``sending`` by a crash go out again now (idempotency makes that safe)."""
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE deliveries SET state = 'retrying', next_attempt_at = ?,"
+                " last_error = 'interrupted while sending (restart); sending again' WHERE state = 'sending'",
+                [now],
+            )
+            return cursor.rowcount
+
+    def due(self, destination: str, *, now: float, limit: int) -> list[Due]:
+        """Up to ``limit`` deliveries of one destination whose time has come, oldest first."""
+        rows = self._fetch(
+            "SELECT order_id, operation, attempts, payload, payload_hash, remote_id FROM deliveries"
+            " WHERE destination = ? AND state IN ('pending', 'retrying') AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, order_id LIMIT ?",
+            [destination, now, limit],
+        )
+        return [
+            Due(order_id, destination, cast(Operation, operation), attempts, json.loads(payload), digest, remote_id)
+            for order_id, operation, attempts, payload, digest, remote_id in rows
+        ]
+
+    def next_due_at(self, destination: str) -> float | None:
+        """When the earliest waiting delivery of a destination becomes due."""
+        rows = self._fetch(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE destination = ? AND state IN ('pending', 'retrying')",
+            [destination],
+        )
+        return rows[0][0] if rows else None
+
+    def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
+        """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
+        stamp = iso_stamp(now)
+        with self.transaction() as connection:
+            connection.executemany(
+                "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
+                [(stamp, due.order_id, due.destination) for due in batch],
+            )
+
+    def record(self, outcomes: Sequence[Outcome], *, now: float) -> None:
+        """Apply a batch of send outcomes in one transaction.
+
+        Delivered rows and the attempt log are written with one statement each for the whole batch,
+        and each destination's health record once, with what its last outcome in the batch says.
+        """
+        stamp = iso_stamp(now)
+        with self.transaction() as connection:
+            connection.executemany(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
+                " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
+                " delivered_at = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+                [
+                    (outcome.remote_id, outcome.payload_hash, stamp, stamp, outcome.order_id, outcome.destination)
+                    for outcome in outcomes
+                    if outcome.kind == "delivered"
+                ],
+            )
+            for outcome in outcomes:
+                if outcome.kind != "delivered":
+                    _record_one(connection, outcome, now, stamp)
+            connection.executemany(
+                _INSERT_ATTEMPT,
+                [
+                    _attempt_values(
+                        outcome.order_id,
+                        outcome.destination,
+                        outcome.operation,
+                        outcome.kind,
+                        outcome.http_status,
+                        outcome.message,
+                        outcome.duration_ms,
+                        stamp,
+                    )
+                    for outcome in outcomes
+                    if outcome.kind != "skipped"
+                ],
+            )
+            succeeded = {outcome.destination for outcome in outcomes if outcome.kind == "delivered"}
+            failed = {
+                outcome.destination: outcome.message
+                for outcome in outcomes
+                if outcome.kind in ("retry", "rejected", "paused")
+            }
+            connection.executemany(
+                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
+                [(name, stamp) for name in succeeded],
+            )
+            connection.executemany(
+                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
+                " last_error_at = excluded.last_error_at",
+                [(name, message, stamp) for name, message in failed.items()],
+            )
+
+    def update_remote_statuses(
+        self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
+    ) -> int:
+        """Store platform statuses (order id, status, when it changed) of delivered rows; returns changes."""
+        if not rows:
+            return 0
+        with self.transaction() as connection:
+            before = connection.total_changes
+            connection.executemany(
+                "UPDATE deliveries SET remote_status = ?, remote_status_at = ? WHERE order_id = ? AND destination = ?"
+                " AND state = 'delivered' AND remote_status IS NOT ?",
+                [
+                    (status, changed_at or iso_stamp(now), order_id, destination, status)
+                    for order_id, status, changed_at in rows
+                ],
+            )
+            return connection.total_changes - before
+
+    def delivery(self, order_id: int, destination: str) -> dict[str, Any] | None:
+        """One delivery row as a dict (payload decoded), or None."""
+        rows = self._rows("SELECT * FROM deliveries WHERE order_id = ? AND destination = ?", [order_id, destination])
+        if not rows:
+            return None
+        row = rows[0]
+        row["payload"] = json.loads(row["payload"]) if row["payload"] else None
+        return row
+
+
+def _record_one(connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
+    """The row update for an outcome other than delivered (``record`` logs the attempt)."""
+    key = [outcome.order_id, outcome.destination]
+    if outcome.kind == "rejected":
+        connection.execute(
+            "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, next_attempt_at = NULL,"
+            " last_error = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+            [outcome.message, stamp, *key],
+        )
+    elif outcome.kind == "retry":
+        if outcome.attempts is None or (outcome.retry_delay is None and not outcome.dead):
+            raise ValueError(
+                f"retry outcome of order {outcome.order_id} for {outcome.destination} carries no retry decision"
+                " (stamp it with RetryPolicy.stamp)"
+            )
+        next_attempt_at = None if outcome.dead else now + cast(float, outcome.retry_delay)
+        connection.execute(
+            "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+            " updated_at = ? WHERE order_id = ? AND destination = ?",
+            ["dead" if outcome.dead else "retrying", outcome.attempts, next_attempt_at, outcome.last_error, stamp,
+             *key],
+        )
+    elif outcome.kind in ("paused", "skipped"):
+        # The destination (not the order) is the problem: no attempt is counted.
+        connection.execute(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = COALESCE(?, last_error),"
+            " updated_at = ? WHERE order_id = ? AND destination = ?",
+            [now + (outcome.retry_after or 0), outcome.message, stamp, *key],
+        )
+    else:
+        raise ValueError(f"unknown outcome kind {outcome.kind!r}")
+
+
+def _attempt_values(
+    order_id: int,
+    destination: str,
+    operation: str,
+    outcome: str,
+    http_status: int | None,
+    message: str | None,
+    duration_ms: int | None,
+    stamp: str,
+) -> tuple[Any, ...]:
+    return (
+        order_id,
+        destination,
+        stamp,
+        operation,
+        outcome,
+        http_status,
+        (message or "")[:ATTEMPT_MESSAGE_LIMIT] or None,
+        duration_ms,
+    )
+
+
+def log_attempt(
+    connection: sqlite3.Connection,
+    order_id: int,
+    destination: str,
+    operation: str,
+    outcome: str,
+    http_status: int | None,
+    message: str | None,
+    duration_ms: int | None,
+    stamp: str,
+) -> None:
+    """One line of the attempt log (a send, or a mapping that failed before any send)."""
+    connection.execute(
+        _INSERT_ATTEMPT,
+        _attempt_values(order_id, destination, operation, outcome, http_status, message, duration_ms, stamp),
+    )

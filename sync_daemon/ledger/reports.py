@@ -1,0 +1,78 @@
+"""Read-only views of the ledger for people and benchmarks: ``status``, an order's history, latencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync_daemon.ledger.schema import STATES
+from sync_daemon.ledger.store import SqliteStore
+
+
+class Reports(SqliteStore):
+    """Summaries built from every table; nothing here writes."""
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per destination and state, cursor, last poll, last error per destination."""
+        counts: dict[str, dict[str, int]] = {}
+        for destination, state, count in self._fetch(
+            "SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state"
+        ):
+            counts.setdefault(destination, dict.fromkeys(STATES, 0))[state] = count
+        destinations = {row["name"]: row for row in self._rows("SELECT * FROM destinations")}
+        for row in destinations.values():
+            row.pop("fingerprint", None)
+        return {
+            "schema_version": self.schema_version(),
+            "cursor": self.get_meta("cursor"),
+            "last_poll_at": self.get_meta("last_poll_at"),
+            "last_poll_result": self.get_meta("last_poll_result"),
+            "last_poll_error": self.get_meta("last_poll_error"),
+            "orders_seen": self._fetch("SELECT COUNT(*) FROM orders")[0][0],
+            "tracking": dict(
+                zip(
+                    ("tracked", "delivered", "exceptions"),
+                    self._fetch(
+                        "SELECT COUNT(*), COALESCE(SUM(done), 0), COUNT(exception_status) FROM tracking"
+                    )[0],
+                    strict=True,
+                )
+            ),
+            "writebacks": self._fetch("SELECT COUNT(*) FROM writebacks")[0][0],
+            "counts": counts,
+            "destinations": destinations,
+        }
+
+    def order_history(self, order_id: int) -> dict[str, Any] | None:
+        """Everything known about one order: its deliveries and every attempt."""
+        orders = self._rows("SELECT * FROM orders WHERE order_id = ?", [order_id])
+        if not orders:
+            return None
+        deliveries = self._rows("SELECT * FROM deliveries WHERE order_id = ? ORDER BY destination", [order_id])
+        for row in deliveries:
+            row.pop("payload", None)
+        attempts = self._rows(
+            "SELECT destination, at, operation, outcome, http_status, message, duration_ms FROM attempts"
+            " WHERE order_id = ? ORDER BY id",
+            [order_id],
+        )
+        tracking = self._rows("SELECT * FROM tracking WHERE order_id = ?", [order_id])
+        return {
+            "order": orders[0],
+            "deliveries": deliveries,
+            "attempts": attempts,
+            "tracking": tracking[0] if tracking else None,
+            "writebacks": self.writeback_history(order_id),
+        }
+
+    def writeback_history(self, order_id: int) -> list[dict[str, Any]]:
+        """What was written back into WooCommerce for one order."""
+        return self._rows("SELECT * FROM writebacks WHERE order_id = ? ORDER BY applied_at", [order_id])
+
+    def delivery_latencies(self, destination: str) -> list[float]:
+        """Seconds from an order being queued to being delivered (for benchmarks)."""
+        rows = self._fetch(
+            "SELECT (julianday(delivered_at) - julianday(queued_at, 'unixepoch')) * 86400.0 FROM deliveries"
+            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL",
+            [destination],
+        )
+        return [row[0] for row in rows]

@@ -1,0 +1,108 @@
+"""The ledger's tables, as a list of migrations, and the states a delivery row can be in.
+
+Each migration upgrades the file by one version (``PRAGMA user_version``); a file newer than
+``SCHEMA_VERSION`` is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 3
+ACTIVE_STATES = ("pending", "retrying")  # rows waiting for their next attempt
+STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY,
+    number TEXT,
+    modified TEXT NOT NULL,
+    status TEXT,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    order_id INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    state TEXT NOT NULL,
+    operation TEXT NOT NULL DEFAULT 'create',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    last_error TEXT,
+    remote_id TEXT,
+    payload TEXT,
+    payload_hash TEXT,
+    delivered_hash TEXT,
+    note TEXT,
+    order_modified TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at REAL,
+    delivered_at TEXT,
+    remote_status TEXT,
+    remote_status_at TEXT,
+    PRIMARY KEY (order_id, destination)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (destination, state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operation TEXT,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    message TEXT,
+    duration_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS attempts_order ON attempts (order_id, destination);
+CREATE TABLE IF NOT EXISTS destinations (
+    name TEXT PRIMARY KEY,
+    paused_until REAL,
+    pause_kind TEXT,
+    pause_reason TEXT,
+    last_error TEXT,
+    last_error_at TEXT,
+    last_success_at TEXT,
+    fingerprint TEXT
+);
+"""
+
+# Version 2: shipment tracking read from Tracktor, and what was written back into WooCommerce.
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS tracking (
+    order_id INTEGER PRIMARY KEY,
+    tracktor_id TEXT NOT NULL,
+    first_seen_at REAL NOT NULL,
+    checked_at REAL,
+    shipment_status TEXT,
+    exception_status TEXT,
+    carrier TEXT,
+    tracking_number TEXT,
+    changed_at TEXT,
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tracking_due ON tracking (done, checked_at);
+CREATE TABLE IF NOT EXISTS writebacks (
+    order_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    remote_status TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT,
+    status_before TEXT,
+    status_after TEXT,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, source, remote_status)
+);
+ALTER TABLE orders ADD COLUMN written_status TEXT;
+ALTER TABLE orders ADD COLUMN written_at TEXT
+"""
+
+# The status an order had when the daemon first recorded it: write-back's reference for telling a
+# human's change until the daemon has written a status itself.
+_SCHEMA_V3 = """
+ALTER TABLE orders ADD COLUMN first_status TEXT;
+UPDATE orders SET first_status = status
+"""
+
+# Each entry upgrades the schema from version N-1 to N; append, never edit.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}

@@ -1,0 +1,143 @@
+"""What platforms report after delivery, and what was written back into WooCommerce.
+
+The ``tracking`` table holds shipments read from a tracking source; the ``writebacks`` table
+remembers each (order, source, remote status) applied, so nothing is written back twice. The
+ledger names no platform: callers pass the source labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sync_daemon.core.outcome import IngestItem
+from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
+from sync_daemon.ledger.store import SqliteStore
+
+# One label as the source of both the rows and the writebacks they are checked against.
+_UNWRITTEN_SHIPMENTS = (
+    "SELECT t.order_id AS order_id, ? AS source, t.shipment_status AS remote_status, t.carrier AS carrier,"
+    " t.tracking_number AS tracking_number, 0 AS is_exception FROM tracking t WHERE t.shipment_status IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM writebacks w WHERE w.order_id = t.order_id AND w.source = ?"
+    " AND w.remote_status = t.shipment_status)"
+)
+_UNWRITTEN_EXCEPTIONS = (
+    "SELECT t.order_id AS order_id, ? AS source, 'exception:' || t.exception_status AS remote_status,"
+    " t.carrier AS carrier, t.tracking_number AS tracking_number, 1 AS is_exception FROM tracking t"
+    " WHERE t.exception_status IS NOT NULL AND NOT EXISTS (SELECT 1 FROM writebacks w"
+    " WHERE w.order_id = t.order_id AND w.source = ? AND w.remote_status = 'exception:' || t.exception_status)"
+)
+
+
+class Tracking(SqliteStore):
+    """Shipment tracking, write-back candidates and the write-back memory."""
+
+    def tracking_due(self, *, now: float, max_age_seconds: float, limit: int = 1000) -> list[tuple[int, str]]:
+        """(order id, Tracktor id) of tracked orders still in transit, least recently checked first."""
+        return [
+            (order_id, tracktor_id)
+            for order_id, tracktor_id in self._fetch(
+                "SELECT order_id, tracktor_id FROM tracking WHERE done = 0 AND first_seen_at >= ?"
+                " ORDER BY COALESCE(checked_at, 0), order_id LIMIT ?",
+                [now - max_age_seconds, limit],
+            )
+        ]
+
+    def record_tracking(
+        self,
+        order_id: int,
+        *,
+        shipment_status: str | None,
+        exception_status: str | None,
+        carrier: str | None,
+        tracking_number: str | None,
+        done: bool,
+        now: float,
+    ) -> bool:
+        """Store an order's tracking; True when its shipment or exception status changed."""
+        with self.transaction() as connection:
+            before = connection.execute(
+                "SELECT shipment_status, exception_status FROM tracking WHERE order_id = ?", [order_id]
+            ).fetchone()
+            changed = before is not None and tuple(before) != (shipment_status, exception_status)
+            connection.execute(
+                "UPDATE tracking SET checked_at = ?, shipment_status = ?, exception_status = ?, carrier = ?,"
+                " tracking_number = ?, done = ?, changed_at = CASE WHEN ? THEN ? ELSE changed_at END"
+                " WHERE order_id = ?",
+                [now, shipment_status, exception_status, carrier, tracking_number, int(done), int(changed),
+                 iso_stamp(now), order_id],
+            )
+            return changed
+
+    def writeback_candidates(
+        self, *, delivery_sources: Sequence[str], tracking_sources: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Remote statuses not yet written back: one dict per (order, source, remote status).
+
+        ``delivery_sources`` are destinations whose delivered rows carry a platform status (each
+        labelled with its destination name); the tracking table's shipments and exceptions are
+        labelled with each of ``tracking_sources``.
+        """
+        parts: list[str] = []
+        params: list[Any] = []
+        if delivery_sources:
+            marks = ",".join("?" * len(delivery_sources))
+            parts.append(
+                "SELECT d.order_id AS order_id, d.destination AS source, d.remote_status AS remote_status,"
+                " NULL AS carrier, NULL AS tracking_number, 0 AS is_exception FROM deliveries d"
+                f" WHERE d.destination IN ({marks}) AND d.state = 'delivered' AND d.remote_status IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM writebacks w WHERE w.order_id = d.order_id"
+                " AND w.source = d.destination AND w.remote_status = d.remote_status)"
+            )
+            params.extend(delivery_sources)
+        for label in tracking_sources:
+            parts += [_UNWRITTEN_SHIPMENTS, _UNWRITTEN_EXCEPTIONS]
+            params += [label, label, label, label]
+        if not parts:
+            return []
+        return self._rows(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params)
+
+    def status_reference(self, order_id: int) -> tuple[str | None, bool]:
+        """The status the daemon last knew as its own: (status it wrote, True), else (first seen, False)."""
+        rows = self._fetch("SELECT written_status, first_status FROM orders WHERE order_id = ?", [order_id])
+        if not rows:
+            return None, False
+        written, first = rows[0]
+        return (written, True) if written is not None else (first, False)
+
+    def record_writeback(
+        self, order_id: int, entries: Sequence[dict[str, Any]], *, written_status: str | None, now: float
+    ) -> None:
+        """Remember what was applied to one order (so it is never applied twice)."""
+        stamp = iso_stamp(now)
+        with self.transaction() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO writebacks (order_id, source, remote_status, action, detail, status_before,"
+                " status_after, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(order_id, e["source"], e["remote_status"], e["action"], e.get("detail"), e.get("status_before"),
+                  e.get("status_after"), stamp) for e in entries],
+            )
+            if written_status is not None:
+                connection.execute(
+                    "UPDATE orders SET written_status = ?, written_at = ? WHERE order_id = ?",
+                    [written_status, stamp, order_id],
+                )
+
+    def absorb(self, item: IngestItem, *, now: float) -> None:
+        """Record the daemon's own write as seen: its new ``date_modified`` must not look like an edit."""
+        with self.transaction() as connection:
+            connection.execute(
+                "UPDATE orders SET modified = ?, status = ?, last_seen_at = ? WHERE order_id = ?",
+                [item.modified, item.status, iso_stamp(now), item.order_id],
+            )
+            for mapped in item.mapped:
+                if mapped.payload is None:
+                    continue
+                payload_text, new_hash = encode_mapped(mapped)
+                # Only rows with nothing pending: their delivered content now stands for the new stamp.
+                connection.execute(
+                    "UPDATE deliveries SET payload_hash = ?, delivered_hash = ?, payload = ?, order_modified = ?"
+                    " WHERE order_id = ? AND destination = ? AND state = 'delivered'"
+                    " AND payload_hash = delivered_hash",
+                    [new_hash, new_hash, payload_text, item.modified, item.order_id, mapped.destination],
+                )

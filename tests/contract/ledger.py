@@ -1,0 +1,292 @@
+"""The ledger's contract: the delivery state machine as every backend must store it.
+
+A backend's tests subclass ``LedgerContract`` and override ``make_ledger`` with a fixture that
+returns a callable opening that backend's ledger on the test's own storage (the same storage at
+every call, so a test can close and reopen it). The tests use the public ledger API only: no SQL,
+no file, nothing a PostgreSQL backend would not have. Retry decisions come from the core's
+``RetryPolicy``, as in the engine; the ledger has to store them as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from sync_daemon.core.outcome import IngestItem, Mapped, Outcome
+from sync_daemon.core.retry import RetryPolicy
+
+NOW = 1_800_000_000.0
+POLICY = RetryPolicy([5, 300, 1800], jitter=0)
+
+
+def item(order_id=1, modified="2026-11-20T10:00:00", payload=None, rejection=None, supports_update=True, dest="a"):
+    """An order mapped for one destination (a payload unless ``rejection`` is given)."""
+    payload = payload if payload is not None or rejection else {"id": str(order_id), "total": 100}
+    return IngestItem(order_id, str(order_id), modified, "processing",
+                      [Mapped(dest, payload, rejection=rejection, supports_update=supports_update)])
+
+
+def send_all(ledger, dest="a", kind="delivered", now=NOW, **fields):
+    """Take every due row of ``dest``, and record the same outcome for each, as the engine would."""
+    due = ledger.due(dest, now=now, limit=100)
+    ledger.mark_sending(due, now=now)
+    ledger.record([POLICY.stamp(Outcome(d.order_id, d.destination, kind, d.operation, payload_hash=d.payload_hash,
+                                        **fields), attempts_before=d.attempts)
+                   for d in due], now=now)
+    return due
+
+
+def state(ledger, order_id=1, dest="a"):
+    """The state of one delivery row."""
+    return ledger.delivery(order_id, dest)["state"]
+
+
+class LedgerContract:
+    """Tests every ledger backend passes; subclasses provide ``make_ledger``."""
+
+    @pytest.fixture
+    def make_ledger(self):
+        """A callable opening this test's ledger; each backend's test class overrides it."""
+        raise NotImplementedError("a LedgerContract subclass provides the make_ledger fixture")
+
+    @pytest.fixture
+    def ledger(self, make_ledger):
+        """The test's ledger, open, closed afterwards."""
+        ledger = make_ledger()
+        yield ledger
+        ledger.close()
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def test_new_order_is_pending_then_delivered(self, ledger):
+        counts = ledger.ingest([item()], now=NOW)
+        assert counts == {"new": 1, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
+        assert state(ledger) == "pending"
+        send_all(ledger, remote_id="318")
+        row = ledger.delivery(1, "a")
+        assert (row["state"], row["remote_id"], row["attempts"]) == ("delivered", "318", 1)
+
+    def test_rereading_the_same_order_changes_nothing(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger)
+        assert ledger.ingest([item(modified="2026-11-20T10:05:00")], now=NOW)["unchanged"] == 1
+        assert state(ledger) == "delivered"
+        assert ledger.due("a", now=NOW + 10, limit=10) == []
+
+    def test_changed_order_after_delivery_goes_out_as_one_update(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger)
+        ledger.ingest([item(payload={"id": "1", "total": 200})], now=NOW)
+        due = ledger.due("a", now=NOW, limit=10)
+        assert [(d.order_id, d.operation) for d in due] == [(1, "update")]
+
+    def test_changed_order_on_a_platform_without_update_is_only_noted(self, ledger):
+        ledger.ingest([item(supports_update=False)], now=NOW)
+        send_all(ledger)
+        ledger.ingest([item(payload={"id": "1", "total": 200}, supports_update=False)], now=NOW)
+        row = ledger.delivery(1, "a")
+        assert row["state"] == "delivered"
+        assert "no update API" in row["note"]
+
+    def test_rejected_order_comes_back_when_it_changes(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="rejected", message="422 phone invalid")
+        assert state(ledger) == "rejected"
+        assert ledger.ingest([item()], now=NOW)["unchanged"] == 1  # same payload: stays rejected
+        ledger.ingest([item(payload={"id": "1", "total": 150})], now=NOW)
+        assert state(ledger) == "pending"
+
+    def test_local_rejection_is_recorded_with_its_reason(self, ledger):
+        ledger.ingest([item(rejection="the order has no customer phone number")], now=NOW)
+        row = ledger.delivery(1, "a")
+        assert (row["state"], row["last_error"]) == ("rejected", "the order has no customer phone number")
+        history = ledger.order_history(1)
+        assert history["attempts"][0]["outcome"] == "rejected"
+
+    def test_skipped_rows_are_counted_and_come_alive_when_the_order_qualifies(self, ledger):
+        skipped = IngestItem(1, "1", "m1", "processing", [Mapped("a", None, rejection="no click id", skipped=True)])
+        assert ledger.ingest([skipped], now=NOW)["skipped"] == 1
+        assert state(ledger) == "skipped"
+        assert ledger.summary()["counts"]["a"]["skipped"] == 1
+        assert ledger.order_history(1)["attempts"] == []  # skipping is not an error
+        ledger.ingest([item(modified="m2")], now=NOW)
+        assert state(ledger) == "pending"
+
+    def test_destinations_are_independent(self, ledger):
+        mapped = [Mapped("a", {"x": 1}), Mapped("b", {"y": 1})]
+        ledger.ingest([IngestItem(1, "1", "m", "processing", mapped)], now=NOW)
+        send_all(ledger, dest="a")
+        assert state(ledger, dest="a") == "delivered"
+        assert state(ledger, dest="b") == "pending"
+
+    def test_an_absorbed_write_is_not_an_edit(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger)
+        # The daemon wrote a status into WooCommerce: a new modification stamp, a new payload.
+        written = item(modified="2026-11-20T11:00:00", payload={"id": "1", "total": 100, "status": "completed"})
+        ledger.absorb(written, now=NOW)
+        assert ledger.known_modified([1]) == {1: "2026-11-20T11:00:00"}
+        assert ledger.delivery(1, "a")["payload"] == {"id": "1", "total": 100, "status": "completed"}
+        assert ledger.ingest([written], now=NOW)["unchanged"] == 1
+        assert state(ledger) == "delivered"
+
+    # -- delivery and retries -------------------------------------------------------------
+
+    def test_retry_schedule_then_dead(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        now = NOW
+        for expected_delay in (5, 300, 1800):
+            send_all(ledger, kind="retry", now=now, message="HTTP 503")
+            row = ledger.delivery(1, "a")
+            assert row["state"] == "retrying"
+            assert row["next_attempt_at"] == pytest.approx(now + expected_delay)
+            assert ledger.due("a", now=now + expected_delay - 1, limit=10) == []
+            now += expected_delay
+        send_all(ledger, kind="retry", now=now, message="HTTP 503")
+        row = ledger.delivery(1, "a")
+        assert row["state"] == "dead"
+        assert row["last_error"] == "gave up after 4 attempts; last error: HTTP 503"
+
+    def test_retry_after_is_honoured_when_longer(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="retry", retry_after=120, message="429")
+        assert ledger.delivery(1, "a")["next_attempt_at"] == pytest.approx(NOW + 120)
+
+    def test_connector_can_cap_attempts_below_the_schedule(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="retry", message="odd answer", max_attempts=2)
+        assert state(ledger) == "retrying"
+        send_all(ledger, kind="retry", now=NOW + 10, message="odd answer", max_attempts=2)
+        assert state(ledger) == "dead"
+
+    def test_the_attempt_log_keeps_the_error_and_the_row_says_it_gave_up(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="retry", message="odd answer", max_attempts=1)
+        assert ledger.delivery(1, "a")["last_error"] == "gave up after 1 attempts; last error: odd answer"
+        assert [a["message"] for a in ledger.order_history(1)["attempts"]] == ["odd answer"]
+        assert ledger.destination("a")["last_error"] == "odd answer"
+
+    def test_a_retry_outcome_without_a_decision_is_refused(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        due = ledger.due("a", now=NOW, limit=10)
+        ledger.mark_sending(due, now=NOW)
+        undecided = Outcome(1, "a", "retry", "create", payload_hash=due[0].payload_hash, message="HTTP 503")
+        with pytest.raises(ValueError, match="retry decision"):
+            ledger.record([undecided], now=NOW)
+        assert state(ledger) == "sending"  # nothing of the batch was written
+        assert ledger.order_history(1)["attempts"] == []
+
+    def test_a_decision_is_stored_as_it_is(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        due = ledger.due("a", now=NOW, limit=10)
+        ledger.mark_sending(due, now=NOW)
+        decided = dataclasses.replace(
+            Outcome(1, "a", "retry", "create", message="HTTP 503"),
+            attempts=7, retry_delay=42.0, last_error="HTTP 503 (seventh)",
+        )
+        ledger.record([decided], now=NOW)
+        row = ledger.delivery(1, "a")
+        assert (row["state"], row["attempts"], row["last_error"]) == ("retrying", 7, "HTTP 503 (seventh)")
+        assert row["next_attempt_at"] == pytest.approx(NOW + 42)
+
+    def test_paused_outcome_does_not_count_an_attempt(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="paused", retry_after=3600, message="401")
+        row = ledger.delivery(1, "a")
+        assert (row["state"], row["attempts"]) == ("pending", 0)
+        assert row["next_attempt_at"] == pytest.approx(NOW + 3600)
+
+    def test_interrupted_sending_rows_are_recovered(self, ledger):
+        ledger.ingest([item(1), item(2)], now=NOW)
+        ledger.mark_sending(ledger.due("a", now=NOW, limit=10), now=NOW)
+        assert ledger.recover_interrupted(now=NOW + 1) == 2
+        assert [d.order_id for d in ledger.due("a", now=NOW + 1, limit=10)] == [1, 2]
+
+    def test_resync_prepares_a_rejected_row_for_sending(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="rejected", message="422")
+        to_send = ledger.prepare_resync(item(), now=NOW)
+        assert [(d.order_id, d.operation) for d in to_send] == [(1, "create")]
+        assert state(ledger) == "sending"
+
+    # -- cursor, pauses -------------------------------------------------------------------
+
+    def test_cursor_only_moves_forward(self, ledger):
+        later = datetime(2026, 11, 20, 10, tzinfo=UTC)
+        ledger.set_cursor(later)
+        ledger.set_cursor(datetime(2026, 11, 19, tzinfo=UTC))
+        assert ledger.get_cursor() == later
+
+    def test_pause_and_fingerprint_change_lifts_it(self, ledger):
+        assert ledger.note_fingerprint("a", "one", now=NOW) is False
+        ledger.pause_destination("a", kind="auth", reason="401", until=NOW + 3600, now=NOW)
+        assert ledger.destination("a")["pause_kind"] == "auth"
+        assert ledger.note_fingerprint("a", "one", now=NOW) is False
+        assert ledger.destination("a")["pause_kind"] == "auth"
+        assert ledger.note_fingerprint("a", "two", now=NOW) is True
+        assert ledger.destination("a")["paused_until"] is None
+
+    def test_lifted_pause_makes_the_rows_it_parked_due_now(self, ledger):
+        ledger.note_fingerprint("a", "one", now=NOW)
+        ledger.ingest([item(1), item(2)], now=NOW)
+        send_all(ledger, kind="retry", message="503")  # order rows with a backoff of their own
+        ledger.ingest([item(3)], now=NOW)
+        ledger.pause_destination("a", kind="auth", reason="401", until=NOW + 3600, now=NOW)
+        send_all(ledger, kind="paused", message="401", retry_after=3600)
+        assert ledger.due("a", now=NOW + 1, limit=10) == []
+        assert ledger.note_fingerprint("a", "two", now=NOW + 1) is True
+        # The parked row goes out now; the rows backing off after a 503 keep their own schedule.
+        assert [due.order_id for due in ledger.due("a", now=NOW + 1, limit=10)] == [3]
+
+    def test_new_settings_without_a_pause_move_no_row(self, ledger):
+        ledger.note_fingerprint("a", "one", now=NOW)
+        ledger.ingest([item(1)], now=NOW)
+        send_all(ledger, kind="skipped", retry_after=600)  # a throttle, which new settings do not cure
+        ledger.pause_destination("a", kind="throttle", reason="429", until=NOW + 600, now=NOW)
+        assert ledger.note_fingerprint("a", "two", now=NOW) is True
+        assert ledger.destination("a")["pause_kind"] == "throttle"
+        assert ledger.due("a", now=NOW + 1, limit=10) == []
+
+    # -- tracking and write-back ----------------------------------------------------------
+
+    def test_writeback_candidates_carry_the_labels_they_are_asked_for(self, ledger):
+        order = IngestItem(1, "1", "m", "processing", [Mapped("repo", {"id": "1"})], tracking_id="T-1")
+        ledger.ingest([order], now=NOW)
+        send_all(ledger, dest="repo")
+        ledger.update_remote_statuses("repo", [(1, "shipped", None)], now=NOW)
+        ledger.record_tracking(1, shipment_status="in_transit", exception_status="delayed", carrier="Pathao",
+                               tracking_number="PX1", done=False, now=NOW)
+        found = ledger.writeback_candidates(delivery_sources=["repo"], tracking_sources=["tracker"])
+        assert sorted((c["source"], c["remote_status"], c["is_exception"]) for c in found) == [
+            ("repo", "shipped", 0), ("tracker", "exception:delayed", 1), ("tracker", "in_transit", 0),
+        ]
+        assert ledger.writeback_candidates(delivery_sources=["other"], tracking_sources=[]) == []
+        ledger.record_writeback(1, [{"source": "tracker", "remote_status": "in_transit", "action": "note"}],
+                                written_status=None, now=NOW)
+        left = ledger.writeback_candidates(delivery_sources=["repo"], tracking_sources=["tracker"])
+        assert sorted(c["remote_status"] for c in left) == ["exception:delayed", "shipped"]
+
+    # -- reports and durability -----------------------------------------------------------
+
+    def test_summary_counts(self, ledger):
+        ledger.ingest([item(1), item(2), item(3, rejection="no phone")], now=NOW)
+        send_all(ledger)
+        summary = ledger.summary()
+        assert summary["counts"]["a"]["delivered"] == 2
+        assert summary["counts"]["a"]["rejected"] == 1
+
+    def test_a_reopened_ledger_remembers_everything(self, make_ledger):
+        first = make_ledger()
+        first.ingest([item(1), item(2)], now=NOW)
+        send_all(first)
+        first.set_cursor(datetime(2026, 11, 20, 10, tzinfo=UTC))
+        first.close()
+        again = make_ledger()
+        try:
+            assert [state(again, order_id) for order_id in (1, 2)] == ["delivered", "delivered"]
+            assert again.get_cursor() == datetime(2026, 11, 20, 10, tzinfo=UTC)
+            assert again.summary()["orders_seen"] == 2
+        finally:
+            again.close()
