@@ -14,23 +14,21 @@ from sync_daemon.config import load_settings
 from sync_daemon.platforms.base import CheckResult
 from sync_daemon.setup import connect as connect_module
 from sync_daemon.setup.connect import Asker, atomic_write, run_connect
-from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
-from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
 pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 
 @pytest.fixture
-def wc():
-    with WooCommerceSimulator() as simulator:
-        yield simulator
+def wc(woocommerce):
+    """The shared ``woocommerce`` simulator (conftest.py), under this module's short name."""
+    return woocommerce
 
 
 @pytest.fixture
-def gt():
-    with GoTrackSimulator() as simulator:
-        yield simulator
+def gt(gotrack):
+    """The shared ``gotrack`` simulator (conftest.py), under this module's short name."""
+    return gotrack
 
 
 COMMENTED = """\

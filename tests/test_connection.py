@@ -36,8 +36,6 @@ from sync_daemon.platforms.base import (
     PushResult,
 )
 from sync_daemon.setup.checks import check_all, format_line, known_names
-from sync_daemon.simulators.gotrack import GoTrackSimulator
-from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 from sync_daemon.simulators.orders import make_order
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 
@@ -47,21 +45,21 @@ pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 
 @pytest.fixture
-def wc():
-    with WooCommerceSimulator() as simulator:
-        yield simulator
+def wc(woocommerce):
+    """The shared ``woocommerce`` simulator (conftest.py), under this module's short name."""
+    return woocommerce
 
 
 @pytest.fixture
-def gt():
-    with GoTrackSimulator() as simulator:
-        yield simulator
+def gt(gotrack):
+    """The shared ``gotrack`` simulator (conftest.py), under this module's short name."""
+    return gotrack
 
 
 @pytest.fixture
-def orp():
-    with OrderRepoSimulator(allowed_origins=(ORIGIN,)) as simulator:
-        yield simulator
+def orp(orderrepo):
+    """The shared ``orderrepo`` simulator (conftest.py), under this module's short name."""
+    return orderrepo
 
 
 def build(tmp_path, wc=None, gt=None, orp=None, **sections) -> Settings:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated
 from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
 
 
 def is_loopback_url(url: str) -> bool:
@@ -34,3 +37,12 @@ def origin_of(url: str) -> str:
     """scheme://host[:port] of a URL: what a browser sends as Origin."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def https_base_url(value: str) -> str:
+    """An API base URL as a setting: absolute, https unless loopback, without a trailing slash."""
+    return check_url(value, require_https=True).rstrip("/")
+
+
+# A settings field holding a platform's API base URL (the daemon adds the paths itself).
+HttpsBaseUrl = Annotated[str, AfterValidator(https_base_url)]

@@ -14,14 +14,30 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from sync_daemon.core.diagnose import Finding
+from sync_daemon.core.connection import CheckResult, ConnectionSpec, Field
 from sync_daemon.core.order import Order
+from sync_daemon.core.outcome import Operation
 from sync_daemon.core.settings import PlatformSettings
 
-Operation = Literal["create", "update"]
+# The check's result and the connection's description are shared with the shop (core/connection.py).
+__all__ = [
+    "CheckResult",
+    "ConnectionSpec",
+    "Destination",
+    "Field",
+    "MappingResult",
+    "Operation",
+    "Platform",
+    "PlatformBase",
+    "PushResult",
+    "ShopContext",
+    "StatusSource",
+    "StatusStore",
+]
+
 
 
 @dataclass(frozen=True)
@@ -33,50 +49,11 @@ class PushResult:
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    """The outcome of a connection check: ok, what was verified or what is wrong, and a hint."""
-
-    name: str
-    ok: bool
-    message: str
-    hint: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class MappingResult:
     """A payload plus a note for the ledger (e.g. which zero-priced items were left out)."""
 
     payload: dict[str, Any]
     note: str | None = None
-
-
-@dataclass(frozen=True)
-class Field:
-    """One value the merchant pastes for a connection (``connect`` prompts for it)."""
-
-    key: str  # the setting's name in the section
-    role: str  # "endpoint", "key", "secret" or "extra" (connect's --endpoint/--key/--secret/--origin)
-    label: str  # in messages and prompts: "API secret"
-    hidden: bool = True  # read without echo
-    kind: str = "credential"  # "url", "credential" (a key or secret) or "text"
-    prefix: str = ""  # what every valid value starts with ("fbc_")
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class ConnectionSpec:
-    """How a connection is set up: where the merchant finds the values, which they are, what to pre-check."""
-
-    title: str  # "GoTrack"
-    dashboard: str  # where the merchant finds the values
-    fields: tuple[Field, ...]
-    # Problems visible in the section's values before any request (a URL with the wrong path, …).
-    preflight: Callable[[Any], list[Finding]] = lambda section: []
-
-    def field(self, role: str) -> Field | None:
-        """The field with a role, if this connection has one."""
-        return next((item for item in self.fields if item.role == role), None)
 
 
 def _no_image(product_id: int) -> str | None:

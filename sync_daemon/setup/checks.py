@@ -34,20 +34,10 @@ from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.urls import origin_of
 from sync_daemon.ledger import Ledger
-from sync_daemon.platforms.base import CheckResult, ConnectionSpec, Field, ShopContext
-from sync_daemon.source.check import KEYS_PAGE, TITLE, check_woocommerce, url_findings
+from sync_daemon.platforms.base import CheckResult, ConnectionSpec, ShopContext
+from sync_daemon.source.check import NAME, SHOP_CONNECTION, check_woocommerce
 
-SHOP = "woocommerce"  # the shop's settings section, always checked first
-SHOP_CONNECTION = ConnectionSpec(
-    title=TITLE,
-    dashboard=KEYS_PAGE,
-    fields=(
-        Field("url", "endpoint", "shop URL", hidden=False, kind="url"),
-        Field("consumer_key", "key", "consumer key", prefix="ck_"),
-        Field("consumer_secret", "secret", "consumer secret", prefix="cs_"),
-    ),
-    preflight=url_findings,
-)
+SHOP = NAME  # the shop's settings section, always checked first
 
 
 @dataclass(frozen=True)
@@ -85,8 +75,7 @@ def _check_shop(settings: SettingsBase) -> CheckResult:
     needs_write = settings.writeback.enabled and any(
         settings.platforms[name].status_map_default is not None for name in settings.enabled_platforms()
     )
-    verdict = check_woocommerce(settings.woocommerce, needs_write=needs_write)
-    return CheckResult(SHOP, verdict.ok, verdict.message, verdict.hint, verdict.details)
+    return check_woocommerce(settings.woocommerce, needs_write=needs_write)
 
 
 def _check_platform(name: str, settings: SettingsBase) -> CheckResult:

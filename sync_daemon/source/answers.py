@@ -7,17 +7,18 @@ the shop one more unauthenticated question (the REST index, ``?rest_route=``) to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from sync_daemon.core import http
+from sync_daemon.core.connection import CheckResult
 from sync_daemon.core.diagnose import html_title, redirect_target
 from sync_daemon.core.redaction import redact, safe_url
 from sync_daemon.source.settings import WooCommerceSettings
 
+NAME = "woocommerce"  # the shop's settings section, and the name its check reports under
 KEYS_PAGE = "WooCommerce → Settings → Advanced → REST API"  # where the merchant makes and edits API keys
 HTTP_ADVICE = (
     "use https:// in woocommerce.url: over http:// WooCommerce only accepts OAuth 1.0a, and many hosts "
@@ -25,24 +26,9 @@ HTTP_ADVICE = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What the shop check found: ok, what was verified or what is wrong, what to do, and the facts behind it.
-
-    The shop's side of a connection check; the runner (``setup.checks``) reports it under the name
-    ``woocommerce`` like any platform's result. (This package sits beside the platforms, so it does
-    not use their result type.)
-    """
-
-    ok: bool
-    message: str
-    hint: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def verdict(ok: bool, message: str, hint: str = "", **details: Any) -> Verdict:
-    """A verdict with every secret in its message and hint masked."""
-    return Verdict(ok, redact(message), redact(hint), details)
+def verdict(ok: bool, message: str, hint: str = "", **details: Any) -> CheckResult:
+    """The shop check's result, with every secret in its message and hint masked."""
+    return CheckResult(NAME, ok, redact(message), redact(hint), details)
 
 
 def rest_error(response: requests.Response) -> tuple[str, str]:
@@ -78,7 +64,7 @@ def _json_dict(response: requests.Response | None) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> Verdict:
+def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> CheckResult:
     """404 on the orders route: REST API off, WooCommerce inactive, plain permalinks or a wrong URL."""
     url = shop.url
     code, _ = rest_error(response)
@@ -123,7 +109,7 @@ def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> Ve
     )
 
 
-def _woo_auth(shop: WooCommerceSettings, response: requests.Response) -> Verdict:
+def _woo_auth(shop: WooCommerceSettings, response: requests.Response) -> CheckResult:
     """401/403 on the read: which half of the credentials, or what in between, is wrong."""
     status = response.status_code
     code, message = rest_error(response)
@@ -209,7 +195,7 @@ def _woo_auth(shop: WooCommerceSettings, response: requests.Response) -> Verdict
     )
 
 
-def _woo_redirect(shop: WooCommerceSettings, response: requests.Response) -> Verdict:
+def _woo_redirect(shop: WooCommerceSettings, response: requests.Response) -> CheckResult:
     target = redirect_target(response)
     current = shop.url
     status = response.status_code
@@ -243,7 +229,7 @@ def _woo_redirect(shop: WooCommerceSettings, response: requests.Response) -> Ver
     )
 
 
-def read_problem(shop: WooCommerceSettings, response: requests.Response) -> Verdict | None:
+def read_problem(shop: WooCommerceSettings, response: requests.Response) -> CheckResult | None:
     """None when the answer is WooCommerce's orders list; else what is wrong."""
     status = response.status_code
     if 300 <= status < 400:

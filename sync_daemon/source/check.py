@@ -11,17 +11,19 @@ from dataclasses import replace
 
 import requests
 
+from sync_daemon.core.connection import CheckResult, ConnectionSpec, Field
 from sync_daemon.core.diagnose import Finding, network_failure, plain_http, url_path
-from sync_daemon.source.answers import HTTP_ADVICE, KEYS_PAGE, Verdict, read_problem, rest_error, verdict
+from sync_daemon.source.answers import HTTP_ADVICE, KEYS_PAGE, NAME, read_problem, rest_error, verdict
 from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import PLATFORM, WooCommerceSource, probe_response
 
 __all__ = [
     "HTTP_ADVICE",
+    "NAME",
     "KEYS_PAGE",
     "TITLE",
     "WRITE_PROBE_ORDER_ID",
-    "Verdict",
+    "SHOP_CONNECTION",
     "check_woocommerce",
     "url_findings",
 ]
@@ -33,7 +35,7 @@ TITLE = PLATFORM  # "WooCommerce", in reports and prompts
 _PLAIN_HTTP_NOTE = " (note: plain http:// — order data travels unencrypted; use https:// if the shop has a certificate)"
 
 
-def check_woocommerce(shop: WooCommerceSettings, *, needs_write: bool) -> Verdict:
+def check_woocommerce(shop: WooCommerceSettings, *, needs_write: bool) -> CheckResult:
     """Read one order (proves URL, REST API and key), then prove write access on order 0.
 
     ``GET orders?per_page=1`` is the cheapest authenticated read. ``PUT orders/0`` with an empty
@@ -111,3 +113,15 @@ def url_findings(shop: WooCommerceSettings) -> list[Finding]:
                 )
             ]
     return []
+
+
+SHOP_CONNECTION = ConnectionSpec(
+    title=TITLE,
+    dashboard=KEYS_PAGE,
+    fields=(
+        Field("url", "endpoint", "shop URL", hidden=False, kind="url"),
+        Field("consumer_key", "key", "consumer key", prefix="ck_"),
+        Field("consumer_secret", "secret", "consumer secret", prefix="cs_"),
+    ),
+    preflight=url_findings,
+)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from sync_daemon.core.settings import DestinationSettings
-from sync_daemon.core.urls import check_url, origin_of
+from sync_daemon.core.urls import HttpsBaseUrl, check_url, origin_of
 
 NAME = "orderrepo"
 PLATFORM = "OrderRepo"
@@ -19,7 +19,7 @@ ORDER_MOMENTS = ("created", "processing", "on-hold", "completed", "cancelled", "
 class OrderRepoSettings(DestinationSettings):
     """OrderRepo: orders created and updated with X-API-KEY + Origin, statuses read back."""
 
-    base_url: str = "https://orderrepo.com"
+    base_url: HttpsBaseUrl = "https://orderrepo.com"
     api_key: SecretStr = SecretStr("")
     # The domain registered in the OrderRepo project; empty means the shop's own origin.
     origin: str = ""
@@ -31,11 +31,6 @@ class OrderRepoSettings(DestinationSettings):
     status_pull_interval_seconds: float = Field(default=300, ge=1)
     # Order lifecycle moment → OrderRepo event key (created, processing, completed, cancelled, refunded).
     events: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return check_url(value, require_https=True).rstrip("/")
 
     @field_validator("origin")
     @classmethod

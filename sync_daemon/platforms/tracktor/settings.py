@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from sync_daemon.core.settings import SECRET_SHAPE, PlatformSettings
-from sync_daemon.core.urls import check_url
+from sync_daemon.core.urls import HttpsBaseUrl
 
 NAME = "tracktor"
 PLATFORM = "Tracktor"
@@ -17,7 +17,7 @@ PLATFORM = "Tracktor"
 class TracktorSettings(PlatformSettings):
     """Tracktor (ShopPad): shipment tracking read back into WooCommerce (``x-api-key`` + shop uuid)."""
 
-    base_url: str = "https://www.theshoppad.com/apps/tracktor/api/admin"
+    base_url: HttpsBaseUrl = "https://www.theshoppad.com/apps/tracktor/api/admin"
     uuid: str = ""
     api_key: SecretStr = SecretStr("")
     # Where the Tracktor order id of a WooCommerce order comes from: an order meta key, or the
@@ -28,11 +28,6 @@ class TracktorSettings(PlatformSettings):
     # Stop asking about an order this many days after it was first seen (delivered ones stop at once).
     track_days: float = Field(default=30, gt=0)
     timeout_seconds: float = Field(default=15, gt=0, le=300)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return check_url(value, require_https=True).rstrip("/")
 
     @field_validator("uuid")
     @classmethod
