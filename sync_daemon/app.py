@@ -17,12 +17,12 @@ from typing import Any
 from sync_daemon.config import Settings, load_settings
 from sync_daemon.core import logs
 from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.files import check_state_dir_writable
 from sync_daemon.core.urls import origin_of
 from sync_daemon.engine.sync import Engine
 from sync_daemon.engine.writeback import StatusWriter
 from sync_daemon.ledger import Ledger
 from sync_daemon.platforms import Platform, ShopContext
-from sync_daemon.service import systemd as service
 from sync_daemon.source.images import ProductImages
 from sync_daemon.source.woocommerce import WooCommerceSource
 
@@ -30,7 +30,7 @@ from sync_daemon.source.woocommerce import WooCommerceSource
 def open_ledger(settings: Settings) -> Ledger:
     """Open the ledger in the configured state directory, refusing an unwritable one."""
     directory = settings.resolved_state_dir()
-    problem = service.check_state_dir_writable(directory)
+    problem = check_state_dir_writable(directory)
     if problem:
         raise ConfigurationError(problem)
     return Ledger.open(directory)

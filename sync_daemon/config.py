@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sync_daemon.core import redaction
 from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.files import state_directory_default
 from sync_daemon.core.settings import ENV_PREFIX, Section
 from sync_daemon.platforms import REGISTRY, Platform
 from sync_daemon.source.settings import WooCommerceSettings
@@ -110,10 +111,7 @@ class SettingsBase(BaseSettings):
 
     def resolved_state_dir(self) -> Path:
         """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else ./state."""
-        if self.state_dir is not None:
-            return self.state_dir
-        state_directory = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-        return Path(state_directory) if state_directory else Path("state")
+        return self.state_dir if self.state_dir is not None else state_directory_default()
 
     def section(self, name: str) -> Any:
         """One section's settings by name (a platform's, ``woocommerce``, ``delivery`` …)."""

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from sync_daemon.core import files
+from sync_daemon.core.files import check_config_permissions, check_state_dir_writable, state_directory_default
 from sync_daemon.service import systemd as service
 from sync_daemon.service.systemd import (
     ProgressWatchdog,
     ServiceNotifier,
-    check_config_permissions,
-    check_state_dir_writable,
-    credentials_directory,
-    read_credential,
-    state_directory_default,
     watchdog_interval,
 )
 
@@ -252,7 +249,7 @@ def test_state_dir_not_writable(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(service.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
     error = check_state_dir_writable(tmp_path)
     assert error is not None
     assert f"state directory {tmp_path} is not writable (Permission denied)" in error
@@ -264,17 +261,6 @@ def test_state_directory_default(monkeypatch):
     assert state_directory_default() == Path("state")
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sync-daemon:/var/lib/other")
     assert state_directory_default() == Path("/var/lib/sync-daemon")
-
-
-def test_credentials(tmp_path, monkeypatch):
-    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert credentials_directory() is None
-    assert read_credential("woocommerce.consumer_secret") is None
-    (tmp_path / "woocommerce.consumer_secret").write_text("cs_123\n")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    assert credentials_directory() == tmp_path
-    assert read_credential("woocommerce.consumer_secret") == "cs_123"
-    assert read_credential("gotrack.api_key") is None
 
 
 def unit_settings(name: str) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import click
 
 from sync_daemon.cli.base import config_option, friendly_errors
 from sync_daemon.config import config_path, load_settings
-from sync_daemon.service.systemd import check_config_permissions
+from sync_daemon.core.files import check_config_permissions
 
 
 @click.command()

@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sync_daemon.app import build_engine, build_status_writer, open_ledger, poll_once
 from sync_daemon.config import Settings, config_path, load_settings
 from sync_daemon.core.errors import ConfigurationError
+from sync_daemon.core.files import check_config_permissions
 from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
 from sync_daemon.service import systemd as service
 
@@ -252,7 +253,7 @@ def run(config_file: str | os.PathLike[str] | None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     path = config_path(config_file)
     if path is not None:
-        warning = service.check_config_permissions(Path(path))
+        warning = check_config_permissions(Path(path))
         if warning:
             log.warning(warning)
     return Daemon(settings, config_file).run()
