@@ -10,6 +10,11 @@ says 500); every few seconds one of them answers a burst of 429 with ``Retry-Aft
 answers 5 % of reads with 503. Meanwhile ``sync-daemon run`` is killed with SIGKILL at moments spread
 over the backfill (some right after a restart, during recovery) and started again.
 
+After each kill, per platform: the requests in flight at the kill (rows the ledger has ``sending``: a row
+is marked just before its request leaves and recorded as soon as the answer is back) and, among them,
+the re-sends (orders the platform already holds, which the restarted daemon will ask for again; an
+order it holds from an earlier "commit then 500" is not counted, the 500 sends it again anyway).
+
 After the last kill a final daemon runs, faults still on, until the ledger says every order is final on
 both platforms (or the drain timeout passes), and is stopped with SIGTERM. Then, on the platforms' side:
 every order held exactly once by each, every total right (GoTrack's ``total_selling_price`` is the
@@ -44,6 +49,8 @@ from bench._common import (  # noqa: E402
 )
 
 PLATFORMS = ("gotrack", "orderrepo")
+CONCURRENCY = 4  # requests in flight per platform: the daemon's default, which the soak keeps
+SETTLE_AFTER_KILL_SECONDS = 0.3  # what reached a platform before the kill is processed there meanwhile
 # What a row may be left with at the end without anything being wrong: the platform has not
 # answered well yet and the ledger will try again.
 FAULT_MARKERS = ("HTTP 5", "HTTP 429", "no answer", "cannot connect", "connection", "interrupted", "rate limited")
@@ -71,6 +78,8 @@ class Kill:
     delivered: int  # rows delivered (both platforms) when it fell
     sending: int  # rows marked 'sending' (requests in flight) the moment after
     early: bool  # right after a restart, during start-up and recovery
+    in_flight: dict[str, int] = field(default_factory=dict)  # per platform: rows 'sending' at the kill
+    resent: dict[str, int] = field(default_factory=dict)  # per platform: of those, orders it already held
 
 
 @dataclass
@@ -177,6 +186,7 @@ def report(result: SoakResult) -> tuple[bool, str]:
         described.append(f"{kill.at:.1f} s ({kill.delivered} delivered, {kill.sending} in flight{when})")
     lines.append("kills: " + ", ".join(described))
     lines.append("")
+    lines += resend_lines(result)
     found = verdicts(result)
     rows = []
     for verdict in found:
@@ -216,7 +226,10 @@ def report(result: SoakResult) -> tuple[bool, str]:
         for name, by_state in sorted(result.states.items())
     )
     lines.append(f"ledger at the end: {states}")
-    passed = all(verdict.ok for verdict in found) and result.final_exit_code == 0
+    too_many = too_many_resends(result)
+    passed = all(verdict.ok for verdict in found) and result.final_exit_code == 0 and not too_many
+    for platform, number, resent in too_many:
+        lines.append(f"{platform}: kill #{number} sent {resent} requests again, more than the {CONCURRENCY} in flight")
     if result.final_exit_code != 0:
         lines.append(f"the final daemon exited with {result.final_exit_code} on SIGTERM (expected 0)")
     for verdict in found:
@@ -232,6 +245,60 @@ def report(result: SoakResult) -> tuple[bool, str]:
         lines.append("(the drain timeout passed with deliveries still pending; see 'pending (faults)')")
     lines.append(f"verdict: {'PASS' if passed else 'FAIL'}")
     return passed, "\n".join(lines)
+
+
+def resend_lines(result: SoakResult) -> list[str]:
+    """Per platform, each kill's re-sends next to the requests that were in flight at it."""
+    if not result.kills:
+        return []
+    rows = []
+    for platform in PLATFORMS:
+        cells = [f"{kill.resent.get(platform, 0)} / {kill.in_flight.get(platform, 0)}" for kill in result.kills]
+        total = sum(kill.resent.get(platform, 0) for kill in result.kills)
+        most = max(kill.in_flight.get(platform, 0) for kill in result.kills)
+        rows.append([platform, *cells, f"{total / len(result.kills):.1f}", str(most)])
+    header = ["platform", *(f"kill {n}" for n in range(1, len(result.kills) + 1)), "per kill", "max in flight"]
+    return [
+        f"re-sent after each kill / in flight at the kill (at most {CONCURRENCY} per platform may be out):",
+        table(rows, header),
+        "",
+    ]
+
+
+def too_many_resends(result: SoakResult) -> list[tuple[str, int, int]]:
+    """(platform, kill number, re-sends) for every kill that sent more again than could have been in flight."""
+    return [
+        (platform, number, kill.resent.get(platform, 0))
+        for number, kill in enumerate(result.kills, start=1)
+        for platform in PLATFORMS
+        if kill.resent.get(platform, 0) > CONCURRENCY
+    ]
+
+
+def _held_ids(sims: SimulatorProcess, platform: str) -> set[int]:
+    """WooCommerce order ids the platform holds now."""
+    stored = sims.admin(platform, "GET", "orders")["orders"]
+    key = "external_order_id" if platform == "gotrack" else "external_id"
+    return {int(order[key]) for order in stored if str(order.get(key) or "").isdigit()}
+
+
+def _out_at_kill(ledger: LedgerReader, sims: SimulatorProcess) -> tuple[dict[str, int], dict[str, int]]:
+    """Per platform: rows 'sending' (in flight at the kill), and those the platform already holds (re-sends)."""
+    time.sleep(SETTLE_AFTER_KILL_SECONDS)
+    sending: dict[str, set[int]] = {platform: set() for platform in PLATFORMS}
+    for destination, order_id in ledger.query("SELECT destination, order_id FROM deliveries WHERE state = 'sending'"):
+        sending.setdefault(destination, set()).add(order_id)
+    resent = {}
+    for platform in PLATFORMS:
+        # Held because an earlier attempt was stored and answered 500: sent again for that reason.
+        after_500 = {
+            order_id
+            for (order_id,) in ledger.query(
+                "SELECT DISTINCT order_id FROM attempts WHERE destination = ? AND http_status = 500", [platform]
+            )
+        }
+        resent[platform] = len((sending[platform] & _held_ids(sims, platform)) - after_500)
+    return {platform: len(sending[platform]) for platform in PLATFORMS}, resent
 
 
 class _Bursts(threading.Thread):
@@ -328,13 +395,17 @@ def run_soak(
                 if not daemon.alive():
                     raise RuntimeError(f"the daemon died by itself; see {daemon.log_path}")
                 daemon.kill()
+                at = time.monotonic() - started
+                in_flight, resent = _out_at_kill(ledger, sims)
                 states = ledger.states()
                 result.kills.append(
                     Kill(
-                        at=time.monotonic() - started,
+                        at=at,
                         delivered=sum(by_state.get("delivered", 0) for by_state in states.values()),
                         sending=sum(by_state.get("sending", 0) for by_state in states.values()),
                         early=early,
+                        in_flight=in_flight,
+                        resent=resent,
                     )
                 )
                 echo(f"kill -9 #{number + 1} at {result.kills[-1].at:.1f} s: {result.kills[-1]}")

@@ -21,7 +21,8 @@ from sync_daemon.core.files import check_state_dir_writable
 from sync_daemon.core.urls import origin_of
 from sync_daemon.engine.sync import Engine
 from sync_daemon.engine.writeback import StatusWriter
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import Ledger, PruneResult
+from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.platforms import Platform, ShopContext
 from sync_daemon.source.images import ProductImages
 from sync_daemon.source.woocommerce import WooCommerceSource
@@ -34,6 +35,59 @@ def open_ledger(settings: Settings) -> Ledger:
     if problem:
         raise ConfigurationError(problem)
     return Ledger.open(directory)
+
+
+# WooCommerce's own statuses of an order still under way; with ``woocommerce.statuses`` they are
+# the statuses in which retention keeps an order (read again as new, it would be sent again).
+OPEN_ORDER_STATUSES = ("pending", "on-hold", "processing")
+PRUNE_BATCH_ORDERS = 500  # orders per transaction: the daemon's other writes wait at most one batch
+RECLAIM_PAGES_PER_STEP = 1024  # pages (4 MiB) given back to the disk per incremental-vacuum step
+DAY_SECONDS = 86400.0
+
+
+def prune_ledger(
+    settings: Settings,
+    ledger: Ledger,
+    *,
+    now: float,
+    dry_run: bool = False,
+    max_batches: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[], Any] = lambda: None,
+) -> PruneResult | None:
+    """Prune the orders past ``[ledger] retention_days`` in small batches, giving the space back.
+
+    Returns what went (with ``dry_run`` what would go, removing nothing), or None when retention is
+    off. ``max_batches`` bounds one run (the daemon's, between passes); ``should_stop`` is asked
+    before each batch.
+    """
+    days = settings.ledger.retention_days
+    if days <= 0:
+        return None
+    older_than = now - days * DAY_SECONDS
+    open_statuses = sorted({*OPEN_ORDER_STATUSES, *settings.woocommerce.statuses})
+    if dry_run:
+        return ledger.prune_preview(older_than=older_than, open_statuses=open_statuses)
+    total = PruneResult()
+    batches = 0
+    while not should_stop():
+        if max_batches is not None and batches >= max_batches:
+            total.more_left = True
+            break
+        batch = ledger.prune_batch(older_than=older_than, open_statuses=open_statuses, limit=PRUNE_BATCH_ORDERS)
+        batches += 1
+        total.add(batch)
+        ledger.reclaim_space(max_pages=RECLAIM_PAGES_PER_STEP)
+        on_progress()
+        if batch.orders < PRUNE_BATCH_ORDERS:
+            break
+    else:
+        total.more_left = True
+    # What the batches freed beyond their own steps, a short write at a time.
+    while not should_stop() and ledger.reclaim_space(max_pages=RECLAIM_PAGES_PER_STEP):
+        on_progress()
+    ledger.set_meta(last_prune_at=iso_stamp(now))
+    return total
 
 
 def build_platforms(settings: Settings, shop: WooCommerceSource) -> list[Platform]:

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sync_daemon.core import redaction
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.files import state_directory_default
+from sync_daemon.core.server_settings import ServerSettings
 from sync_daemon.core.settings import ENV_PREFIX, Section
 from sync_daemon.platforms import REGISTRY, Platform
 from sync_daemon.source.settings import WooCommerceSettings
@@ -80,6 +81,15 @@ class DeliverySettings(Section):
         return value
 
 
+class LedgerSettings(Section):
+    """How long finished orders are kept in the ledger (retention)."""
+
+    # Days after an order's last activity before it is pruned, once every row of it is final and
+    # the order is closed in WooCommerce; 0 keeps everything forever.
+    retention_days: int = Field(default=90, ge=0)
+    prune_interval_seconds: float = Field(default=3600, ge=1)
+
+
 class SettingsBase(BaseSettings):
     """The whole configuration of one daemon (one shop); the platform sections come from the registry."""
 
@@ -93,6 +103,8 @@ class SettingsBase(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     # One field per platform (its section) and ``writeback`` are added by ``settings_model``.
     platforms: ClassVar[dict[str, type[Platform]]] = {}
 
@@ -137,7 +149,7 @@ class SettingsBase(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, to register with the redactor."""
         values = []
-        for name in ("woocommerce", *self.platforms):
+        for name in ("woocommerce", "server", *self.platforms):
             for value in self.section(name).__dict__.values():
                 if isinstance(value, SecretStr):
                     values.append(value.get_secret_value())

@@ -251,3 +251,57 @@ def test_root_keeps_the_service_users_ownership(tmp_path):
     atomic_write(path, "a = 2\n")
     info = os.stat(path)
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (4242, 4343, 0o600)
+
+
+# -- the corrected shop address is offered ------------------------------------------------------------
+
+
+def test_a_shop_page_address_is_corrected_on_yes_and_saved(tmp_path, wc):
+    path = tmp_path / "config.toml"
+    asked = []
+
+    def confirm(question):
+        asked.append(question)
+        return True
+
+    runner = CliRunner()
+    with runner.isolation() as (stdout, _stderr, *_):
+        code = run_connect("woocommerce", config_file=str(path), confirm=confirm,
+                           given={"endpoint": wc.url + "/shop", "key": wc.consumer_key, "secret": wc.consumer_secret})
+        shown = stdout.getvalue().decode()
+    assert code == 0, shown
+    assert asked == [f"use {wc.url} as the WooCommerce shop URL?"]
+    assert "/shop is not the WordPress address" in shown  # the first test said why
+    assert "woocommerce  OK  REST API answers" in shown
+    assert tomllib.loads(path.read_text())["woocommerce"]["url"] == wc.url
+    assert wc.writes() == []
+
+
+def test_a_wp_admin_address_is_offered_before_any_request(tmp_path, wc):
+    path = tmp_path / "config.toml"
+    code = run_connect("woocommerce", config_file=str(path), confirm=lambda question: True, echo=lambda text: None,
+                       given={"endpoint": wc.url + "/wp-admin/", "key": wc.consumer_key, "secret": wc.consumer_secret})
+    assert code == 0
+    assert tomllib.loads(path.read_text())["woocommerce"]["url"] == wc.url
+
+
+def test_a_script_gets_the_corrected_address_printed_and_nothing_saved(tmp_path, wc):
+    path = tmp_path / "config.toml"
+    result = invoke("connect", "woocommerce", "--config", str(path), "--endpoint", wc.url + "/shop",
+                    input=f"{wc.consumer_key}\n{wc.consumer_secret}\n")
+    assert result.exit_code == 1, result.output
+    assert f"set woocommerce.url to {wc.url}" in result.stdout
+    assert f"to use it: sync-daemon connect woocommerce --endpoint {wc.url}" in result.stderr
+    assert "not saved" in result.stderr and not path.exists()
+
+
+def test_no_to_the_offer_saves_nothing(tmp_path, wc):
+    path = tmp_path / "config.toml"
+    runner = CliRunner()
+    with runner.isolation(input="n\n") as (stdout, stderr, *_):
+        code = run_connect("woocommerce", config_file=str(path), ask=Asker(interactive=True),
+                           given={"endpoint": wc.url + "/shop", "key": wc.consumer_key, "secret": wc.consumer_secret})
+        shown = stdout.getvalue().decode()
+    assert code == 1
+    assert f"use {wc.url} as the WooCommerce shop URL? [Y/n]" in shown
+    assert not path.exists()

@@ -317,10 +317,93 @@ def test_woocommerce_wrong_url_without_any_rest_api(tmp_path, stand_in):
     assert not result.ok and "no WordPress REST API at" in result.message and "Site Address" in result.hint
 
 
+def test_woocommerce_plain_permalinks_on_the_simulator(tmp_path, wc):
+    wc.update_settings(plain_permalinks=True)  # pages announce <…/?rest_route=/>; /wp-json/ is a 404 page
+    result = one(build(tmp_path, wc), "woocommerce")
+    assert not result.ok and "permalinks are set to 'Plain'" in result.message
+    assert "suggested_url" not in result.details  # the address is right
+
+
+def test_woocommerce_url_with_a_path_is_not_taken_for_plain_permalinks(tmp_path, wc):
+    # The shop page's address: ?rest_route= answers under it too (WordPress reads the query on any
+    # path), but the 404 page's Link header names the real REST API root.
+    result = one(build(tmp_path, wc, woocommerce={"url": wc.url + "/shop"}), "woocommerce")
+    assert not result.ok and "Plain" not in result.message + result.hint
+    assert result.message == (
+        f"there is no REST API at {wc.url}/shop/wp-json/ (a 404 page): /shop is not the WordPress address; "
+        f"the REST API answers at {wc.url}/wp-json/"
+    )
+    assert result.hint == f"set woocommerce.url to {wc.url}"
+    assert result.details["suggested_url"] == wc.url
+    assert_nothing_created(wc)
+
+
+def test_woocommerce_url_with_a_path_and_plain_permalinks_names_both(tmp_path, wc):
+    wc.update_settings(plain_permalinks=True)
+    result = one(build(tmp_path, wc, woocommerce={"url": wc.url + "/shop"}), "woocommerce")
+    assert not result.ok and "/shop is not the WordPress address" in result.message
+    assert f"WordPress is at {wc.url}" in result.message and "permalinks are set to 'Plain'" in result.message
+    assert result.hint.startswith(f"set woocommerce.url to {wc.url}, and") and "'Post name'" in result.hint
+    assert result.details["suggested_url"] == wc.url
+
+
+def test_woocommerce_url_with_a_path_without_a_link_header(tmp_path, stand_in):
+    # A plugin strips WordPress's Link header: the REST index at the site's root still tells.
+    def answer(method, path):
+        if path == "/wp-json/":
+            return 200, {}, {"namespaces": ["wp/v2", "wc/v3"], "routes": {}}
+        if "rest_route=" in path:  # under any path, as WordPress does
+            return 200, {}, {"namespace": "wc/v3", "routes": {}}
+        return 404, {"Content-Type": "text/html"}, "<html><title>Page not found</title></html>"
+
+    server = stand_in(answer)
+    result = one(shop_settings(tmp_path, server.url + "/shop"), "woocommerce")
+    assert not result.ok and "/shop is not the WordPress address" in result.message
+    assert "Plain" not in result.message and result.details["suggested_url"] == server.url
+    assert ("GET", "/wp-json/") in server.requests
+
+
+def test_woocommerce_announced_api_that_gives_a_404_page_is_a_rewrite_problem(tmp_path, stand_in):
+    site = {}
+
+    def answer(method, path):
+        link = f'<{site["url"]}/wp-json/>; rel="https://api.w.org/"'
+        return 404, {"Content-Type": "text/html", "Link": link}, "<html><title>Page not found</title></html>"
+
+    server = stand_in(answer)
+    site["url"] = server.url
+    result = one(shop_settings(tmp_path, server.url), "woocommerce")
+    assert not result.ok and "the web server does not hand /wp-json/ to WordPress" in result.message
+    assert "try_files" in result.hint and "suggested_url" not in result.details
+
+
 def test_woocommerce_url_into_wp_json_is_caught_before_any_request(tmp_path, wc):
     result = one(build(tmp_path, wc, woocommerce={"url": wc.url + "/wp-json/wc/v3"}), "woocommerce")
     assert not result.ok and f'woocommerce.url = "{wc.url}"' in result.hint
+    assert result.details["suggested_url"] == wc.url  # connect offers it
     assert wc.stats()["total"] == 0
+
+
+def test_woocommerce_url_into_wp_admin_names_the_site_address(tmp_path, wc):
+    result = one(build(tmp_path, wc, woocommerce={"url": wc.url + "/wp-admin"}), "woocommerce")
+    assert not result.ok and "points into WordPress (/wp-admin…)" in result.message
+    assert result.details["suggested_url"] == wc.url and wc.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("pasted", "what"),
+    [("/?page_id=12", "is the address of one page (?page_id=…)"),
+     ("/wp-admin/admin.php?page=wc-settings&tab=advanced", "points into WordPress (/wp-admin…)"),
+     ("/?consumer_key=ck_abc&consumer_secret=cs_pasted_along", "is the address of one page (?consumer_key=…)")],
+)
+def test_woocommerce_url_with_a_query_is_refused_naming_the_site_address(tmp_path, pasted, what):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[woocommerce]\nurl = "https://shop.example.com{pasted}"\n[gotrack]\nenabled = true\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path)
+    assert (f"woocommerce.url: {what}, not the WordPress address: set woocommerce.url to https://shop.example.com"
+            in str(caught.value))
+    assert "cs_pasted_along" not in str(caught.value)  # a query's values are never shown
 
 
 def test_woocommerce_redirect_from_http_to_https(tmp_path, stand_in):
@@ -347,6 +430,8 @@ def test_woocommerce_tls_self_signed(tmp_path, stand_in, self_signed):
     server = stand_in(lambda method, path: (200, {}, []), certificate=self_signed)
     result = one(shop_settings(tmp_path, server.url), "woocommerce")
     assert not result.ok and "self-signed" in result.message and "Let's Encrypt" in result.hint
+    # Trusting it comes before switching the checks off.
+    assert 0 < result.hint.index("woocommerce.ca_bundle") < result.hint.index("verify_tls = false")
 
 
 def test_woocommerce_tls_on_a_port_without_tls(tmp_path, wc):
@@ -769,3 +854,18 @@ def test_a_platform_added_by_a_test_is_checked_and_delivered_to_once(tmp_path, w
 def test_results_are_json_ready(tmp_path, gt):
     result = one(build(tmp_path, gt=gt), "gotrack")
     assert json.loads(json.dumps(copy.deepcopy(vars(result))))["ok"] is True
+
+
+def test_woocommerce_url_with_a_path_keeps_https_when_wordpress_calls_itself_http(tmp_path, stand_in, self_signed):
+    # WordPress behind a TLS proxy often announces http://; the suggestion keeps the merchant's https.
+    site = {}
+
+    def answer(method, path):
+        link = f'<http://{site["host"]}/wp-json/>; rel="https://api.w.org/"'
+        return 404, {"Content-Type": "text/html", "Link": link}, "<html><title>Page not found</title></html>"
+
+    server = stand_in(answer, certificate=self_signed)
+    site["host"] = server.url.removeprefix("https://")
+    result = one(shop_settings(tmp_path, server.url + "/shop", ca_bundle=self_signed[0]), "woocommerce")
+    assert not result.ok and "/shop is not the WordPress address" in result.message
+    assert result.details["suggested_url"] == server.url and result.hint == f"set woocommerce.url to {server.url}"

@@ -22,6 +22,16 @@ ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
+def wait_until(condition, timeout=30.0):
+    """Poll until true (a bound against a hang, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 @pytest.fixture
 def sims(woocommerce, gotrack, orderrepo):
     """The shared simulators (tests/conftest.py), the shop holding 60 orders."""
@@ -70,6 +80,33 @@ def test_a_slow_platform_holds_up_neither_the_other_nor_the_reading(sims, tmp_pa
     assert len(gotrack.orders()) == 60  # and the pass still finished GoTrack's work before it ended
 
 
+def test_every_answer_is_in_the_ledger_while_the_next_requests_are_out(sims, tmp_path):
+    _, gotrack, _ = sims
+    gotrack.add_fault("slow", delay=0, count=5)  # five quick confirmations …
+    gotrack.add_fault("slow", delay=1.0)  # … then each answer takes a second: requests stay out
+    engine, ledger = engine_for(sims, tmp_path)  # GoTrack: 2 worker threads, rows read 20 at a time
+
+    def recorded_while_out():
+        # While the two threads wait for answers, the ledger knows every order GoTrack confirmed,
+        # and 'sending' is exactly the requests out: a kill now would send those two again, no more.
+        stored = len(gotrack.orders())
+        states = ledger.summary()["counts"].get("gotrack", {})
+        return stored >= 5 and states.get("delivered") == stored and states.get("sending") == 2
+
+    try:
+        worker = threading.Thread(target=engine.sync_pass)
+        worker.start()
+        seen = wait_until(recorded_while_out)
+        engine.stop_event.set()  # the rest would take half a minute; what is out comes back first
+        worker.join(timeout=60)
+        states = ledger.summary()["counts"]["gotrack"]
+    finally:
+        engine.close()
+        ledger.close()
+    assert seen
+    assert states["delivered"] == len(gotrack.orders()) and states["sending"] == 0
+
+
 def test_a_dead_platform_is_paused_after_a_run_of_failures_not_timed_out_row_by_row(sims, tmp_path):
     _, gotrack, orderrepo = sims
     gotrack.add_fault("timeout", delay=5)
@@ -94,20 +131,29 @@ def test_an_order_edited_while_its_request_is_out_is_recorded_after_it_and_updat
     woocommerce, _, orderrepo = sims
     orderrepo.add_fault("slow", delay=0.1)
     edited = []
+    ledgers = []
 
-    def edit_after_the_first_page():
-        # Called after page 1 is recorded, just before its batch goes out: the edit moves order 5
-        # to the end of the list, where this same pass reads it again while its create is out.
-        if not edited:
-            edited.append(woocommerce.edit_order(5, customer_note="please call before delivery"))
+    def edit_once_its_create_is_out():
+        # Called on the pass thread after each page (and on worker threads per request, ignored
+        # here). From page 2 on, the runners have order 5's create: once its row is no longer
+        # pending, the edit moves order 5 to the end of the list, where this same pass reads it
+        # again while its create is out (or just back).
+        if edited or threading.current_thread() is not threading.main_thread() or not ledgers:
+            return
+        if woocommerce.count("GET", "/wp-json/wc/v3/orders") < 2:
+            return
+        assert wait_until(lambda: ledgers[0].delivery(5, "orderrepo")["state"] != "pending")
+        edited.append(woocommerce.edit_order(5, customer_note="please call before delivery"))
 
-    engine, ledger = engine_for(sims, tmp_path, progress=edit_after_the_first_page)
+    engine, ledger = engine_for(sims, tmp_path, progress=edit_once_its_create_is_out)
+    ledgers.append(ledger)
     try:
         engine.sync_pass()
         row = ledger.delivery(5, "orderrepo")
     finally:
         engine.close()
         ledger.close()
+    assert edited
     stored = orderrepo.order("5")
     assert (stored["track_requests"], stored["update_requests"]) == (1, 1)
     assert {"name": "Customer note", "value": "please call before delivery"} in stored["payload"]["data"]

@@ -97,3 +97,139 @@ def test_a_ledger_error_reaches_the_merchant_as_one_line(capsys):
     assert exited.value.code == EXIT_FAILED
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "database is locked" in err and "Traceback" not in err
+
+
+# -- retention: vacuum and file size ------------------------------------------------------
+
+DAY = 86400.0
+MONTH = 30 * DAY
+
+
+def test_a_new_ledger_gives_freed_pages_back_to_the_disk(tmp_path):
+    ledger = Ledger.open(tmp_path)
+    try:
+        assert ledger.auto_vacuum() == "incremental"
+    finally:
+        ledger.close()
+
+
+def version_3_file(path, orders=0):
+    """A ledger as sync-daemon wrote it before retention: no incremental vacuum, schema version 3."""
+    from sync_daemon.ledger import MIGRATIONS
+
+    connection = sqlite3.connect(path)
+    for version in (1, 2, 3):
+        connection.executescript(MIGRATIONS[version])
+    connection.executemany(
+        "INSERT INTO orders (order_id, modified, status, first_seen_at, last_seen_at) VALUES (?, 'm', 'x', 'a', 'b')",
+        [(order_id,) for order_id in range(1, orders + 1)],
+    )
+    connection.execute(
+        "INSERT INTO writebacks (order_id, source, remote_status, action, applied_at) VALUES"
+        " (1, 'repo', 'new', 'nothing to do', 'a'), (1, 'repo', 'done', 'status processing → completed', 'b')"
+    )
+    connection.execute("PRAGMA user_version = 3")
+    connection.commit()
+    connection.close()
+
+
+def test_upgrading_a_small_ledger_switches_it_to_incremental_vacuum_once(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    version_3_file(path, orders=100)
+    ledger = Ledger(path)
+    try:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert ledger.auto_vacuum() == "incremental"
+        assert ledger.summary()["writebacks"] == 1  # older entries: all but "nothing to do" counted
+        assert ledger.summary()["orders_seen"] == 100
+    finally:
+        ledger.close()
+
+
+def test_a_big_ledger_is_not_rewritten_at_upgrade_but_by_an_explicit_vacuum(tmp_path, monkeypatch):
+    from sync_daemon.ledger import store
+
+    monkeypatch.setattr(store, "VACUUM_AT_UPGRADE_MAX_BYTES", 0)
+    path = tmp_path / "ledger.sqlite3"
+    version_3_file(path, orders=100)
+    ledger = Ledger(path)
+    try:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert ledger.auto_vacuum() == "none"
+        assert ledger.reclaim_space(max_pages=100) == 0  # nothing to give back without it; pages are reused
+        ledger.vacuum()
+        assert ledger.auto_vacuum() == "incremental"
+        assert ledger.summary()["orders_seen"] == 100
+    finally:
+        ledger.close()
+
+
+def deliver_month(ledger, month, orders, first_id):
+    """``orders`` orders of one simulated month, each delivered to three platforms with one attempt."""
+    from sync_daemon.core.outcome import IngestItem, Mapped, Outcome
+    from tests.contract.ledger import POLICY
+
+    at = NOW + month * MONTH
+    address = "House 12, Road 5, Dhanmondi, Dhaka 1205 — leave at the gate " * 3
+    items = [
+        IngestItem(order_id, str(order_id), f"m{order_id}", "completed",
+                   [Mapped(dest, {"id": str(order_id), "address": address, "items": ["Tea 500 g"] * 4})
+                    for dest in ("a", "b", "c")])
+        for order_id in range(first_id, first_id + orders)
+    ]
+    ledger.ingest(items, now=at)
+    for dest in ("a", "b", "c"):
+        due = ledger.due(dest, now=at, limit=orders)
+        ledger.mark_sending(due, now=at)
+        ledger.record([POLICY.stamp(Outcome(d.order_id, dest, "delivered", d.operation, payload_hash=d.payload_hash,
+                                            remote_id=f"R{d.order_id}"), attempts_before=0) for d in due], now=at)
+    return at
+
+
+def file_size_by_month(tmp_path, retention_days, months=12, orders=250):
+    """The ledger file's size after each simulated month, the daemon pruning at the end of each."""
+    from sync_daemon.app import prune_ledger
+    from sync_daemon.config import Settings
+
+    settings = Settings.model_validate({"state_dir": str(tmp_path), "ledger": {"retention_days": retention_days}})
+    ledger = Ledger.open(tmp_path)
+    sizes = []
+    try:
+        for month in range(months):
+            at = deliver_month(ledger, month, orders, first_id=1 + month * orders)
+            prune_ledger(settings, ledger, now=at + DAY)
+            ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file alone, not the log beside it
+            sizes.append(ledger.path.stat().st_size)
+        return sizes, ledger.summary()
+    finally:
+        ledger.close()
+
+
+def test_with_retention_the_file_stops_growing_after_the_window(tmp_path):
+    kept, summary = file_size_by_month(tmp_path / "kept", retention_days=0)
+    pruned, pruned_summary = file_size_by_month(tmp_path / "pruned", retention_days=60)
+    assert summary["orders_seen"] == 3000 and summary["pruned_orders"] == 0
+    # Pruned a day after the last month's orders: that month and the one before stay (60 days).
+    assert pruned_summary["orders_seen"] == 500 and pruned_summary["pruned_orders"] == 2500
+    assert kept[11] > 2.5 * kept[3]  # without retention it grows with every month
+    assert max(pruned[3:]) <= 1.1 * pruned[3]  # with it, flat once the window is full
+    assert pruned[11] < kept[11] / 3
+
+
+def test_pruned_pages_are_given_back_to_the_disk(tmp_path):
+    from sync_daemon.app import prune_ledger
+    from sync_daemon.config import Settings
+
+    settings = Settings.model_validate({"state_dir": str(tmp_path), "ledger": {"retention_days": 30}})
+    ledger = Ledger.open(tmp_path)
+    try:
+        at = deliver_month(ledger, 0, 1000, first_id=1)
+        ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        full = ledger.path.stat().st_size
+        result = prune_ledger(settings, ledger, now=at + 31 * DAY)
+        assert (result.orders, result.deliveries, result.more_left) == (1000, {"delivered": 3000}, False)
+        ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert ledger.path.stat().st_size < full / 5
+        assert ledger.free_bytes() == 0
+    finally:
+        ledger.close()

@@ -368,6 +368,35 @@ def test_rest_disabled_and_html_mode(woocommerce, api):
     assert api.get("orders").status_code == 200
 
 
+def test_pages_announce_the_rest_api_and_rest_route_answers_on_any_path(woocommerce, api):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    # Every page, the 404 page included, carries WordPress's Link header to the REST API root.
+    page = requests.get(f"{woocommerce.url}/shop/", timeout=5)
+    assert page.status_code == 404 and page.headers["Content-Type"].startswith("text/html")
+    assert page.links["https://api.w.org/"]["url"] == f"{woocommerce.url}/wp-json/"
+    # A wrong path: /shop/wp-json/ is a 404 page, while ?rest_route= reaches the API from any path.
+    assert requests.get(f"{woocommerce.url}/shop/wp-json/wc/v3", timeout=5).status_code == 404
+    for path in ("/", "/shop/", "/shop/wp-json/wc/v3/orders"):
+        index = requests.get(f"{woocommerce.url}{path}?rest_route=/wc/v3", timeout=5)
+        assert (index.status_code, index.json()["namespace"]) == (200, "wc/v3"), path
+    anonymous = requests.get(f"{woocommerce.url}/shop/?rest_route=/wc/v3/orders", timeout=5)
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "woocommerce_rest_cannot_view")
+    root = requests.get(f"{woocommerce.url}/wp-json/", timeout=5).json()
+    assert "wc/v3" in root["namespaces"] and root["home"] == woocommerce.url
+    assert woocommerce.stats()["by_route"]["GET /wp-json/wc/v3/orders"] == 1  # counted as the route it named
+
+
+def test_plain_permalinks_leave_only_rest_route(woocommerce, api):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    assert woocommerce.update_settings(plain_permalinks=True)["plain_permalinks"] is True
+    refused = api.get("orders")
+    assert refused.status_code == 404 and refused.headers["Content-Type"].startswith("text/html")
+    assert refused.links["https://api.w.org/"]["url"] == f"{woocommerce.url}/?rest_route=/"
+    assert requests.get(f"{woocommerce.url}/?rest_route=/wc/v3", timeout=5).json()["namespace"] == "wc/v3"
+    requests.put(f"{woocommerce.url}/__admin__/settings", json={"plain_permalinks": False}, timeout=5)
+    assert api.get("orders").status_code == 200
+
+
 def test_unknown_route_is_rest_no_route(woocommerce, api):
     assert api.get("products/1/whatever").json()["code"] == "rest_no_route"
     assert api.delete("orders/1/notes").json()["code"] == "rest_no_route"

@@ -219,3 +219,114 @@ def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path, woocommerce)
     finally:
         engine.close()
         ledger.close()
+
+
+# -- a status written back is news for the platforms that show it; meta and notes are not ------------
+
+
+def _delivered(ledger, item):
+    """Record an order and deliver every row of it."""
+    from sync_daemon.ledger import Outcome
+
+    ledger.ingest([item], now=NOW)
+    for mapped in item.mapped:
+        (due,) = ledger.due(mapped.destination, now=NOW, limit=10)
+        ledger.mark_sending([due], now=NOW)
+        ledger.record([Outcome(item.order_id, mapped.destination, "delivered", "create",
+                               payload_hash=due.payload_hash)], now=NOW)
+
+
+def _read_again(status, modified):
+    return IngestItem(1, "1", modified, status, [
+        Mapped("orderrepo", {"id": "1", "data": [{"name": "WooCommerce status", "value": status}]}),
+        Mapped("gotrack", {"id": "1", "status_seen": status}, supports_update=False),
+        Mapped("shopback", {"id": "1"}, supports_update=False),
+    ])
+
+
+def test_absorbing_a_status_write_queues_one_update_where_the_payload_shows_it(tmp_path):
+    ledger = Ledger.open(tmp_path)
+    try:
+        _delivered(ledger, _read_again("on-hold", "m1"))
+        ledger.absorb(_read_again("completed", "m2"), now=NOW + 1, status_written=True)
+        (due,) = ledger.due("orderrepo", now=NOW + 2, limit=10)
+        assert due.operation == "update" and due.payload["data"] == [{"name": "WooCommerce status",
+                                                                      "value": "completed"}]
+        # No update API: not told, and not noted as "changed in WooCommerce after delivery" either.
+        gotrack = ledger.delivery(1, "gotrack")
+        assert gotrack["state"] == "delivered" and gotrack["note"] is None
+        assert gotrack["payload_hash"] == gotrack["delivered_hash"]
+        assert ledger.due("gotrack", now=NOW + 2, limit=10) == [] == ledger.due("shopback", now=NOW + 2, limit=10)
+        assert ledger.known_modified([1]) == {1: "m2"}  # the next poll does not take it for an edit
+    finally:
+        ledger.close()
+
+
+def test_absorbing_meta_or_notes_alone_sends_nothing(tmp_path):
+    ledger = Ledger.open(tmp_path)
+    try:
+        _delivered(ledger, _read_again("on-hold", "m1"))
+        ledger.absorb(_read_again("on-hold", "m2"), now=NOW + 1)
+        assert all(ledger.due(name, now=NOW + 2, limit=10) == [] for name in ("orderrepo", "gotrack", "shopback"))
+        assert ledger.delivery(1, "orderrepo")["state"] == "delivered"
+        assert ledger.known_modified([1]) == {1: "m2"}
+    finally:
+        ledger.close()
+
+
+def test_a_status_written_back_reaches_orderrepo_once_and_meta_or_notes_do_not(
+    tmp_path, woocommerce, gotrack, orderrepo, tracktor
+):
+    """Against the simulators: Tracktor's shipment steps go back into WooCommerce; only the status
+    change (processing → completed) goes out, as exactly one OrderRepo update; GoTrack hears nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from sync_daemon.app import build_engine
+    from sync_daemon.simulators.orders import make_order
+
+    woocommerce.add_orders([make_order(9500, created=datetime.now(UTC) - timedelta(hours=1))])
+    tracktor.add_order("9500", fulfillments=[{"carrier": "Pathao", "tracking_number": "PX9500",
+                                              "shipment_status": "in_transit"}])
+    credentials = tracktor.credentials
+    settings = Settings.model_validate({
+        "state_dir": str(tmp_path),
+        "woocommerce": {"url": woocommerce.url, "consumer_key": woocommerce.consumer_key,
+                        "consumer_secret": woocommerce.consumer_secret},
+        "gotrack": {"enabled": True, "endpoint": gotrack.endpoint, "api_key": gotrack.api_key,
+                    "api_secret": gotrack.api_secret},
+        "orderrepo": {"enabled": True, "base_url": orderrepo.url, "api_key": orderrepo.api_key,
+                      "origin": "https://shop.example.com", "fallback_image_url": "https://shop.example.com/p.png"},
+        "tracktor": {"enabled": True, "base_url": credentials["base_url"], "uuid": credentials["uuid"],
+                     "api_key": credentials["api_key"], "order_id_source": "order_id"},
+    })
+    ledger = Ledger.open(tmp_path)
+    engine = build_engine(settings, ledger, threading.Event())
+    try:
+        assert engine.sync_pass().delivered == 2
+        gotrack_requests = gotrack.stats()["total"]
+
+        def shipment_step(status=None):
+            if status:
+                tracktor.advance("9500", status)
+            engine.pull_statuses("tracktor")
+            build_status_writer(engine).apply()
+            return engine.sync_pass()
+
+        shipment_step()  # in_transit: a note and the tracking meta, the status stays processing
+        assert woocommerce.get_order(9500)["status"] == "processing"
+        assert orderrepo.order("9500")["update_requests"] == 0
+
+        summary = shipment_step("delivered")  # → completed: news for OrderRepo's "WooCommerce status"
+        assert woocommerce.get_order(9500)["status"] == "completed"
+        assert summary.delivered == 1 and summary.changed == 0  # our own write is not taken for an edit
+        stored = orderrepo.order("9500")
+        assert stored["update_requests"] == 1
+        assert {"name": "WooCommerce status", "value": "completed"} in stored["payload"]["data"]
+
+        engine.sync_pass()
+        assert orderrepo.order("9500")["update_requests"] == 1  # once
+        assert gotrack.stats()["total"] == gotrack_requests  # no update API: nothing sent
+        assert ledger.delivery(9500, "gotrack")["note"] is None
+    finally:
+        engine.close()
+        ledger.close()

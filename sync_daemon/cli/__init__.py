@@ -6,8 +6,9 @@ and this package registers every command on it, so ``sync_daemon.cli:main`` is t
 
 from __future__ import annotations
 
-from sync_daemon.cli import connect, demo, resync, run, status, test_connection, tracktor, writeback
+from sync_daemon.cli import connect, demo, prune, resync, run, status, test_connection, tracktor, writeback
 from sync_daemon.cli.base import main
+from sync_daemon.cli.webhooks import webhooks
 
 for command in (
     run.run,
@@ -15,10 +16,12 @@ for command in (
     status.status,
     resync.resync,
     writeback.writeback,
+    prune.prune,
     test_connection.test_connection,
     connect.connect,
     demo.demo,
     tracktor.tracktor,
+    webhooks,
 ):
     main.add_command(command)
 

@@ -34,10 +34,18 @@ def print_summary(data: dict[str, Any]) -> None:
             f"{tracking['exceptions']} with a shipment exception"
         )
     if data.get("writebacks"):
-        console.print(f"statuses written back into WooCommerce: {data['writebacks']}")
+        console.print(f"changes written back into WooCommerce orders (statuses set, notes added): {data['writebacks']}")
+    if data.get("webhooks_reactivated"):
+        console.print(
+            f"WooCommerce webhooks re-activated after WooCommerce disabled them: {data['webhooks_reactivated']} "
+            f"(last at {data['last_webhook_reactivated_at']}; polling covered the gaps)"
+        )
+    if data.get("pruned_orders"):
+        console.print(f"orders pruned by retention: {data['pruned_orders']} (last run {data['last_prune_at']})")
     for name, record in sorted(data["destinations"].items()):
-        if record.get("pause_kind"):
-            console.print(redact(f"{name}: PAUSED ({record['pause_kind']}): {record['pause_reason']}"))
+        if record.get("paused"):  # the summary reports only a pause still in force
+            until = record["paused_until_at"]
+            console.print(redact(f"{name}: PAUSED ({record['pause_kind']}) until {until}: {record['pause_reason']}"))
         if record.get("last_error"):
             console.print(redact(f"{name}: last error at {record['last_error_at']}: {record['last_error']}"))
 

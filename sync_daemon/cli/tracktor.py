@@ -92,12 +92,18 @@ def list_webhooks(as_json: bool, config_file: str | None) -> None:
 
 @webhooks.command("create")
 @click.argument("topic")
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option("--to-listener", is_flag=True,
+              help="Point it at this daemon's listener: [server] public_url + /webhooks/tracktor/<tracktor_secret>.")
 @click.option("--json", "as_json", is_flag=True, help="Print the created webhook as JSON.")
 @config_option
 @friendly_errors
-def create_webhook(topic: str, url: str, as_json: bool, config_file: str | None) -> None:
-    """Ask Tracktor to call URL (https) on TOPIC (order/all, fulfillment/delivered, …)."""
+def create_webhook(topic: str, url: str | None, to_listener: bool, as_json: bool, config_file: str | None) -> None:
+    """Ask Tracktor to call URL (https), or this daemon's listener, on TOPIC (order/all, fulfillment/delivered, …)."""
+    if to_listener == (url is not None):
+        raise click.UsageError("give either URL or --to-listener")
+    if to_listener:
+        url = listener_url(load_settings(config_file, check=False).server)
     with _client(config_file) as client:
         created = client.create_webhook(topic, url)
     if as_json:
@@ -106,6 +112,18 @@ def create_webhook(topic: str, url: str, as_json: bool, config_file: str | None)
         shown = f"{created.get('topic', topic)} → {created.get('address', url)}"
         text = f"created webhook {created.get('id', '?')}: {shown}"
         click.echo(redact(text))
+
+
+def listener_url(server: Any) -> str:
+    """The listener's Tracktor address as Tracktor reaches it, the shared token in its path (Tracktor signs nothing)."""
+    problems = []
+    if not server.public_url:
+        problems.append("server.public_url: required (the listener's https address as Tracktor reaches it)")
+    if not server.tracktor_secret.get_secret_value():
+        problems.append("server.tracktor_secret: required (a long random token; Tracktor signs nothing)")
+    if problems:
+        raise ConfigurationError("cannot point Tracktor at the listener:\n  - " + "\n  - ".join(problems))
+    return f"{server.public_url.rstrip('/')}/webhooks/tracktor/{server.tracktor_secret.get_secret_value()}"
 
 
 @webhooks.command("delete")

@@ -10,10 +10,13 @@ It also turns the ``requests`` exceptions of a connection check into a cause and
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -51,6 +54,7 @@ class Finding:
     problem: str
     fix: str
     fatal: bool = True  # the value cannot work as it is (no request is worth sending)
+    suggestion: str = ""  # the value to use instead, when it is certain (``connect`` offers it)
 
     def text(self) -> str:
         """One line: field, problem, fix."""
@@ -199,14 +203,38 @@ def redirect_target(response: requests.Response) -> str:
 # -- network failures ------------------------------------------------------------------------
 
 
-def network_failure(error: requests.RequestException, url: str, timeout: float, *, setting: str) -> tuple[str, str]:
-    """(cause, what to do) for an exception raised while sending a request to ``url``."""
+# The CA bundle of each connection being checked, by settings section ({"gotrack": "/etc/…/ca.pem"}).
+# The test-connection runner sets it around a check (``trusting``), so every check's TLS diagnosis
+# knows which bundle was in force without each check passing it on.
+_CA_BUNDLES: ContextVar[dict[str, str] | None] = ContextVar("ca_bundles", default=None)
+
+
+@contextlib.contextmanager
+def trusting(bundles: dict[str, str]) -> Iterator[None]:
+    """Within the block, TLS diagnoses know the CA bundle of each section (empty: none set)."""
+    token = _CA_BUNDLES.set({section: path for section, path in bundles.items() if path})
+    try:
+        yield
+    finally:
+        _CA_BUNDLES.reset(token)
+
+
+def network_failure(
+    error: requests.RequestException, url: str, timeout: float, *, setting: str, ca_bundle: str | None = None
+) -> tuple[str, str]:
+    """(cause, what to do) for an exception raised while sending a request to ``url``.
+
+    ``ca_bundle``: the PEM file the request trusted; by default the one ``trusting`` names for
+    the section of ``setting``.
+    """
     host = urlsplit(url).hostname or "the host"
     port = urlsplit(url).port
     shown = safe_url(url)
     text = str(error)
     if isinstance(error, requests.exceptions.SSLError):
-        return _tls_failure(text, host, shown, setting)
+        section = setting.split(".", 1)[0]
+        bundle = (_CA_BUNDLES.get() or {}).get(section, "") if ca_bundle is None else ca_bundle
+        return _tls_failure(text, host, shown, setting, bundle)
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return (
             f"could not even connect to {host} within {timeout:g} s",
@@ -244,8 +272,9 @@ def network_failure(error: requests.RequestException, url: str, timeout: float, 
     return (f"the request to {shown} failed: {reason}", f"check {setting} and the network")
 
 
-def _tls_failure(text: str, host: str, shown: str, setting: str) -> tuple[str, str]:
+def _tls_failure(text: str, host: str, shown: str, setting: str, bundle: str) -> tuple[str, str]:
     lowered = text.lower()
+    section = setting.split(".", 1)[0]
     if "wrong version number" in lowered or "unknown protocol" in lowered or "record layer failure" in lowered:
         return (
             f"{shown} does not speak https on that port (TLS handshake failed: wrong version number)",
@@ -258,18 +287,32 @@ def _tls_failure(text: str, host: str, shown: str, setting: str) -> tuple[str, s
             f"the TLS certificate of {host} is made out for another name",
             f"use the exact address the certificate covers in {setting} (with or without www.)",
         )
+    untrusted = ("self-signed", "self signed", "unable to get local issuer", "certificate verify failed")
+    if bundle and any(marker in lowered for marker in untrusted):
+        kind = " (it is self-signed)" if "self" in lowered and "signed" in lowered else ""
+        return (
+            f"the TLS certificate of {host}{kind} is not signed by an authority in {section}.ca_bundle ({bundle})",
+            f"put the certificate of the authority that issued it — for a self-signed certificate, the certificate "
+            f"itself — into {bundle} (PEM)",
+        )
+    # The way to trust a private or self-signed authority, before switching checks off (the shop only).
+    trust = f"set {section}.ca_bundle to the PEM file of the certificate (or of the authority that issued it)"
+    if section == "woocommerce":
+        trust += "; only for a test shop: verify_tls = false"
     if "self-signed" in lowered or "self signed" in lowered:
         return (
             f"the TLS certificate of {host} is self-signed, so it cannot be trusted",
-            "install a certificate from a public authority (e.g. Let's Encrypt); only for a test shop: "
-            "verify_tls = false",
+            f"install a certificate from a public authority (e.g. Let's Encrypt), or, if you trust it, {trust}",
         )
     if "unable to get local issuer" in lowered:
         return (
             f"the TLS certificate of {host} cannot be traced to a trusted authority (the server does not send "
             "its intermediate certificate, or the issuer is private)",
-            "install the full certificate chain on the server",
+            f"install the full certificate chain on the server; for a private authority, {trust}",
         )
     if "certificate verify failed" in lowered:
-        return (f"the TLS certificate of {host} is not trusted", "install a valid certificate on the server")
+        return (
+            f"the TLS certificate of {host} is not trusted",
+            f"install a valid certificate on the server, or {trust}",
+        )
     return (f"TLS handshake with {host} failed", f"check that {setting} is right and the server's TLS setup")

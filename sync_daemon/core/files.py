@@ -1,15 +1,21 @@
-"""Start-up checks of the files the daemon keeps: the config file's mode, the state directory.
+"""Start-up checks of the files the daemon keeps: the config file's mode, the state directory, its lock.
 
-Both hold secrets or customers' data, so loose permissions are said at start, in words a merchant
-can act on.
+The first two hold secrets or customers' data, so loose permissions are said at start, in words a
+merchant can act on. The lock keeps a second daemon off a ledger that one is already delivering from.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+from sync_daemon.core.errors import ConfigurationError
+
+LOCK_FILE_NAME = "daemon.lock"
 
 _GROUP_OTHER_READ_WRITE = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
 
@@ -57,3 +63,58 @@ def state_directory_default() -> Path:
     """The ledger directory: $STATE_DIRECTORY (its first entry) under systemd, else ./state."""
     first = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
     return Path(first) if first else Path("state")
+
+
+class StateDirectoryInUse(ConfigurationError):
+    """Another daemon holds the state directory's lock."""
+
+    def __init__(self, directory: Path, holder: str) -> None:
+        super().__init__(
+            f"another sync-daemon (pid {holder}) is already running on the ledger in {directory}; two daemons "
+            "on one ledger would send the same orders twice. Stop that one first (systemctl stop sync-daemon), "
+            "or give this one a state_dir of its own"
+        )
+        self.directory = directory
+        self.holder = holder  # the PID written in the lock file, or "unknown"
+
+
+class DaemonLock:
+    """An exclusive ``flock`` on ``daemon.lock`` in the state directory, held for the daemon's life.
+
+    The kernel releases it when the process ends in any way (``kill -9`` and crashes included), so
+    there is never a stale lock to clean up; the file itself stays, holding the last holder's PID.
+    """
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path = path
+        self._descriptor: int | None = descriptor
+
+    def release(self) -> None:
+        """Give the lock up (closing the file releases it); a second call does nothing."""
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def lock_state_directory(directory: str | os.PathLike[str]) -> DaemonLock:
+    """Take the state directory's lock, or raise ``StateDirectoryInUse`` naming the PID that holds it."""
+    problem = check_state_dir_writable(directory)  # creates it when missing
+    if problem:
+        raise ConfigurationError(problem)
+    path = Path(directory) / LOCK_FILE_NAME
+    # Never unlinked or truncated before it is held: a file replaced under a holder would let a
+    # third process lock a new file while the holder still delivers.
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(descriptor)
+        raise StateDirectoryInUse(Path(directory), holder) from None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with contextlib.suppress(OSError):  # the PID is for people reading the message; the lock is what counts
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    return DaemonLock(path, descriptor)

@@ -12,15 +12,20 @@ import email.utils
 import json
 import os
 import time
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 
 from sync_daemon import __version__
 from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
+from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, SendGate
 from sync_daemon.core.redaction import redact, safe_url
 
 USER_AGENT = f"sync-daemon/{__version__}"
@@ -28,10 +33,67 @@ DEFAULT_TIMEOUT = 15.0
 _DETAIL_LIMIT = 300  # characters of a platform's error body kept in messages and the ledger
 
 
-def build_session(*, headers: dict[str, str] | None = None, auth: Any = None, pool_size: int = 8) -> requests.Session:
-    """A keep-alive session with our User-Agent; no automatic retries (the ledger retries)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+class _PinnedTrustSession(requests.Session):
+    """A session whose own CA bundle no environment variable replaces.
+
+    With ``trust_env`` (kept when a proxy is configured) requests lets ``$REQUESTS_CA_BUNDLE`` win
+    over the session's ``verify``; a connection's ``ca_bundle`` must hold for every request.
+    """
+
+    def merge_environment_settings(
+        self, url: str | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """requests' merge, except that the session's CA bundle stands unless a request names another."""
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None:
+            merged["verify"] = self.verify
+        return merged
+
+
+class _PooledAdapter(HTTPAdapter):
+    """requests' adapter, except that it looks a host's connection pool up once, not on every request.
+
+    Finding the pool means parsing the URL and building the pool's key (and, with a CA bundle, a
+    look at the file system) for every request; the answer only changes with the scheme, host,
+    ``verify`` and ``cert``, or when the pool is closed (``close``; urllib3 1.x also closes a pool
+    its manager drops, 2.x leaves it open and usable). (requests before 2.32 finds
+    the pool through ``get_connection`` instead, and then looks it up every time, as it always did.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[Any, ...], Any] = {}
+
+    def get_connection_with_tls_context(
+        self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> Any:
+        """The pool requests would choose, remembered per (scheme, host, verify, cert) while it stays open."""
+        if proxies or not isinstance(verify, bool | str) or not isinstance(cert, str | tuple | type(None)):
+            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        scheme, _, rest = (request.url or "").partition("://")
+        host = rest.partition("/")[0].partition("?")[0].partition("#")[0]
+        key = (scheme.lower(), host, verify, cert)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # a closed pool has no connection queue
+            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+            self._pools[key] = pool
+        return pool
+
+    def close(self) -> None:
+        """Close every pool and forget them."""
+        self._pools.clear()
+        super().close()
+
+
+def build_session(
+    *, headers: dict[str, str] | None = None, auth: Any = None, pool_size: int = 8, ca_bundle: str = ""
+) -> requests.Session:
+    """A keep-alive session with our User-Agent; no automatic retries (the ledger retries).
+
+    ``ca_bundle``: a PEM file of the authorities to trust instead of the system's (a private CA).
+    """
+    session = _PinnedTrustSession() if ca_bundle else requests.Session()
+    adapter = _PooledAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -46,6 +108,8 @@ def build_session(*, headers: dict[str, str] | None = None, auth: Any = None, po
     if not any(name.lower().endswith("_proxy") and value for name, value in os.environ.items()):
         session.trust_env = False
         session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    if ca_bundle:
+        session.verify = ca_bundle
     return session
 
 
@@ -56,28 +120,69 @@ def send(
     *,
     platform: str,
     timeout: float = DEFAULT_TIMEOUT,
+    gate: SendGate | None = None,
     **kwargs,
 ) -> requests.Response:
-    """Send one request; network failures become ``RetryableError`` with a safe message."""
+    """Send one request; network failures become ``RetryableError`` with a safe message.
+
+    With a ``gate``, the request leaves only while the gate is open (``GateClosed`` otherwise), and
+    an answer asking to wait (429, or 503 with Retry-After) closes it before anything parses it.
+    """
     with network_errors(platform, url, timeout):
         if session.trust_env or not _LEAN_KEYS.issuperset(kwargs):
-            return session.request(method, url, timeout=timeout, **kwargs)
-        allow_redirects = kwargs.pop("allow_redirects", True)
-        # Session.request would merge the session's settings with the environment's on every call;
-        # without trust_env (see build_session) that merge only repeats what is known already, and
-        # costs more CPU than the mapping and the ledger write of a delivery together.
-        return session.send(
-            _prepare(session, method, url, **kwargs),
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-            verify=session.verify,
-            cert=session.cert,
-            proxies={},
-            stream=False,
-        )
+            if gate is not None:
+                gate.check(platform)
+            response = session.request(method, url, timeout=timeout, **kwargs)
+        else:
+            allow_redirects = kwargs.pop("allow_redirects", True)
+            # Session.request would merge the session's settings with the environment's on every call;
+            # without trust_env (see build_session) that merge only repeats what is known already, and
+            # costs more CPU than the mapping and the ledger write of a delivery together.
+            prepared = _prepare(session, method, url, **kwargs)
+            if gate is not None:
+                gate.check(platform)  # as late as possible: the other threads' 429s count until here
+            response = session.send(
+                prepared,
+                timeout=timeout,
+                allow_redirects=allow_redirects,
+                verify=session.verify,
+                cert=session.cert,
+                proxies={},
+                stream=False,
+            )
+    if gate is not None:
+        _close_gate_if_asked(gate, response)
+    return response
+
+
+def _close_gate_if_asked(gate: SendGate, response: requests.Response) -> None:
+    """A 429, or a 503 that names its wait, holds back every other request of the platform at once."""
+    status = response.status_code
+    if status not in (429, 503):
+        return
+    wait = parse_retry_after(response.headers.get("Retry-After"))
+    if wait is None and status == 429:
+        wait = DEFAULT_WAIT_SECONDS
+    if wait is not None:
+        gate.close_for(wait)
 
 
 _LEAN_KEYS = frozenset({"headers", "params", "data", "json", "allow_redirects"})
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A request prepared without its body, and the session state it was prepared from."""
+
+    prepared: requests.PreparedRequest
+    session_headers: tuple[tuple[str, str | bytes], ...]
+    auth: Any
+
+
+TEMPLATES_PER_SESSION = 32  # (method, URL, headers) kept per session; a platform uses a handful
+_templates: weakref.WeakKeyDictionary[requests.Session, dict[tuple[Any, ...], _Template]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _prepare(
@@ -90,7 +195,51 @@ def _prepare(
     data: Any = None,
     json: Any = None,
 ) -> requests.PreparedRequest:
-    """What Session.prepare_request builds, for a session that reads nothing from the environment."""
+    """What Session.prepare_request builds, for a session that reads nothing from the environment.
+
+    Requests to the same address differ only in their body: the method, URL, headers and Basic
+    auth are prepared once per session (checking and quoting them is most of the preparing) and
+    copied. Anything that could make two such requests differ — a query, session params or
+    cookies, an auth that signs each request — takes the whole preparation every time.
+    """
+    if params or session.params or "?" in url or len(session.cookies) or not _fixed_auth(session.auth):
+        return _prepare_whole(session, method, url, headers=headers, params=params, data=data, json=json)
+    per_session = _templates.get(session)
+    if per_session is None or len(per_session) >= TEMPLATES_PER_SESSION:
+        per_session = _templates[session] = {}
+    key = (method, url, tuple(headers.items()) if headers else ())
+    session_headers = tuple(session.headers.items())
+    template = per_session.get(key)
+    if template is None or template.session_headers != session_headers or template.auth is not session.auth:
+        whole = _prepare_whole(session, method, url, headers=headers)
+        template = per_session[key] = _Template(whole, session_headers, session.auth)
+    base = template.prepared
+    prepared = requests.PreparedRequest()
+    prepared.method = base.method
+    prepared.url = base.url
+    prepared.headers = base.headers.copy()
+    prepared._cookies = RequestsCookieJar()  # a redirect being followed adds to it: never shared
+    prepared.hooks = base.hooks
+    prepared.prepare_body(data, None, json)
+    return prepared
+
+
+def _fixed_auth(auth: Any) -> bool:
+    """No auth, or one whose header is the same on every request (Basic)."""
+    return auth is None or type(auth) is HTTPBasicAuth
+
+
+def _prepare_whole(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str | None] | None = None,
+    params: Any = None,
+    data: Any = None,
+    json: Any = None,
+) -> requests.PreparedRequest:
+    """Session.prepare_request without reading the environment: the whole preparation."""
     merged = CaseInsensitiveDict(session.headers)
     if headers:
         merged.update(headers)

@@ -3,7 +3,9 @@
 Platforms raise only the errors of ``core/errors.py``; this is the one place that reads them.
 Retryable failures become ``retry`` (the retry policy then decides when, or gives up), a refusal
 of the order becomes ``rejected``, and a problem of the destination itself (credentials, quota,
-configuration, rate limit) pauses the destination without counting an attempt on the order.
+configuration, rate limit) pauses the destination without counting an attempt on the order. A
+request the destination's gate held back (``GateClosed``: another thread's 429 came first) never
+left, so its row goes back to ``pending`` for when the wait is over, no attempt counted either.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sync_daemon.core.errors import (
     RateLimitedError,
     RetryableError,
 )
+from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, GateClosed
 from sync_daemon.core.outcome import Due, Outcome, OutcomeKind
 from sync_daemon.core.redaction import redact
 from sync_daemon.engine.pauses import Pauses
@@ -29,7 +32,7 @@ from sync_daemon.platforms import Destination
 
 log = structlog.get_logger("sync_daemon.engine")
 
-DEFAULT_THROTTLE_SECONDS = 30.0  # a 429 without Retry-After
+DEFAULT_THROTTLE_SECONDS = DEFAULT_WAIT_SECONDS  # a 429 without Retry-After (the gate waits as long)
 CONFIG_PAUSE_SECONDS = 365 * 86400.0  # "until the settings change": a new fingerprint lifts it
 
 
@@ -58,6 +61,14 @@ def send_and_classify(
     elapsed = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
     try:
         result = destination.push(due.payload, operation=due.operation, remote_id=due.remote_id)
+    except GateClosed as error:
+        wait_for = error.retry_after or 0.0
+        if not pauses.halted(name):  # the 429 that closed the gate has set (or is setting) its own pause
+            pauses.halt(name, "throttled", f"asked to wait (Retry-After); waiting {wait_for:.0f} s", wait_for)
+        if not ignore_pause:
+            return outcome("skipped", message=str(error), retry_after=wait_for)
+        # A resync must not call "not sent" a success: it is a throttled attempt, as a 429 would be.
+        return outcome("retry", message=str(error), http_status=429, retry_after=wait_for, duration_ms=elapsed())
     except RateLimitedError as error:
         wait_for = error.retry_after if error.retry_after is not None else DEFAULT_THROTTLE_SECONDS
         pauses.halt(name, "throttled", f"rate limited (429); waiting {wait_for:.0f} s", wait_for)

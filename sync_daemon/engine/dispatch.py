@@ -1,27 +1,36 @@
-"""Deliveries in flight during one pass: a batch per destination, recorded as each completes.
+"""Deliveries in flight during one pass: per destination, runners that send one request at a time.
 
-The pass thread hands batches to the destinations' worker pools and goes on reading WooCommerce;
-it records a batch in the ledger (one transaction) once all its requests are back. So a slow
-platform neither delays the others nor the reading of the next page, and the ledger is written
-from the pass thread only. An order is never recorded again while one of its requests is out:
-``settle`` waits for those first, so ingest never meets a row in ``sending``.
+Each destination has up to ``concurrency`` runners, one per worker thread. A runner takes the next
+due row, commits it ``sending`` together with the outcome of its previous request (one transaction,
+shared with whatever the other runners commit at that moment), sends it, and goes on. So an outcome
+is in the ledger before its runner sends anything else, and ``sending`` means "a request is out": a
+crash or ``kill -9`` sends again at most the requests that were in flight, one per runner. Runners
+take rows from a queue per destination and fill it from the ledger themselves when it runs dry, so
+deliveries go on while the pass thread reads WooCommerce, and one slow or paused platform holds up
+neither the others nor the reading of the next page.
+
+The pass thread starts runners (``pump``), waits for them (``drain``), and before it records orders
+again waits for their requests to come back (``settle``): ingest never meets a row in ``sending``.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from sync_daemon.core.outcome import Due, Outcome
+from sync_daemon.engine.group_commit import GroupCommit
 
 log = structlog.get_logger("sync_daemon.dispatch")
 
 STOP_GRACE_SECONDS = 5.0
+IDLE_CHECK_SECONDS = 1.0  # how often a waiting pass thread looks at the stop event on its own
 
 
 @dataclass(frozen=True)
@@ -29,108 +38,235 @@ class Lanes:
     """What the dispatcher needs of the rest of the engine: the lanes, the ledger's queue, the senders."""
 
     names: Sequence[str]  # the destinations, in delivery order
+    concurrency: Mapping[str, int]  # runners (worker threads) per destination
     due: Callable[[str, int], list[Due]]  # (destination, limit) → rows whose time has come
-    mark_sending: Callable[[Sequence[Due]], None]  # one transaction, before any request leaves
-    submit: Callable[[str, Due], Future[Outcome]]  # a send on that destination's worker pool
-    record: Callable[[Sequence[Outcome], Sequence[str]], None]  # finished sends of these destinations
-    paused: Callable[[str], object | None]  # the pause in force, if any
+    # One transaction: these outcomes, and these rows marked ``sending`` (runs on a worker thread).
+    record: Callable[[Sequence[Outcome], Sequence[Due]], None]
+    send: Callable[[Due], Outcome]  # one request and its outcome (runs on a worker thread)
+    submit: Callable[[str, Callable[[], None]], object]  # run on that destination's worker pool
+    paused: Callable[[str], object | None]  # the pause in force, if any (memory or ledger)
+    halted: Callable[[str], bool]  # a pause set in memory: checked before each row is taken
+    tally: Callable[[Mapping[str, int]], None]  # outcomes by kind, added up on the pass thread
     stop_event: threading.Event
-    batch_size: int
+    batch_size: int  # rows read from the ledger at a time, per destination
     on_progress: Callable[[], None]
 
 
 @dataclass
-class _Batch:
-    orders: frozenset[int]
-    left: int  # requests still out, under the dispatcher's lock
-    done: list[Future[Outcome]] = field(default_factory=list)
+class _Lane:
+    name: str
+    concurrency: int
+    waiting: deque[Due] = field(default_factory=deque)  # read from the ledger, not taken yet
+    out: set[int] = field(default_factory=set)  # orders taken by a runner: marking, in flight, recording
+    runners: int = 0
+
+
+@dataclass
+class _Handover:
+    """What a runner commits at once: its last outcome and the row it is about to send."""
+
+    finished: Outcome | None
+    next_row: Due | None
 
 
 class Dispatcher:
-    """One pass's deliveries; used from the pass thread, fed by the worker threads' callbacks."""
+    """One pass's deliveries; used from the pass thread, carried out by runners on the worker threads."""
 
     def __init__(self, lanes: Lanes) -> None:
         self.lanes = lanes
-        self._batches: dict[str, _Batch] = {}  # destination → batch in flight
+        self._lanes = [_Lane(name, max(lanes.concurrency.get(name, 1), 1)) for name in lanes.names]
         self._lock = threading.Lock()
-        # The pass thread wakes once per finished batch (and per request once stopping), not once
-        # per request: every wake-up costs the senders a hand-over of the interpreter lock.
+        self._commit: GroupCommit[_Handover] = GroupCommit(self._write)
+        self._held: set[int] = set()  # orders being recorded again: no new request until the next pump
+        self._settling = False  # the pass thread waits in settle: wake it per request that comes back
+        self._tally: Counter[str] = Counter()
+        self._error: BaseException | None = None
+        self._abandoned = False
+        self._grace_ends: float | None = None
+        # The pass thread sleeps here; runners wake it when they stop (and, during settle, per request).
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
 
+    # -- the pass thread ----------------------------------------------------------------------
+
     def pump(self) -> None:
-        """Record the batches that are back and start new ones where a destination is idle; never waits."""
-        self._record_finished()
-        self._start_batches()
+        """Start runners where a destination has rows due and threads free; never waits."""
+        self._raise_if_failed()
+        with self._lock:
+            self._held.clear()  # the pass has recorded what settle held back
+        self._fold_tally()
+        for lane in self._lanes:
+            self._start(lane)
 
     def settle(self, order_ids: Iterable[int]) -> None:
-        """Wait until no request in flight concerns these orders, so they can be recorded again."""
+        """Wait until no request in flight concerns these orders, so they can be recorded again.
+
+        Until the next ``pump`` (by then the pass has recorded them), no runner takes them either.
+        """
         wanted = set(order_ids)
-        while any(batch.orders & wanted for batch in self._batches.values()):
-            if not self._wait():
-                return
-            self._record_finished()
+        if not wanted:
+            return
+        with self._lock:
+            self._held |= wanted
+            for lane in self._lanes:
+                if any(due.order_id in wanted for due in lane.waiting):
+                    # Not sent yet: drop them; the ledger still has them due, with what ingest writes.
+                    lane.waiting = deque(due for due in lane.waiting if due.order_id not in wanted)
+            self._settling = True
+        try:
+            while True:
+                with self._lock:
+                    busy = any(lane.out & wanted for lane in self._lanes)
+                if not busy or not self._wait():
+                    return
+                self._raise_if_failed()
+        finally:
+            with self._lock:
+                self._settling = False
 
     def drain(self) -> None:
         """Deliver until nothing is due or in flight, or, once stopping, the grace period is over."""
-        while True:
-            self.pump()
-            if not self._batches or not self._wait():
-                return
+        try:
+            while True:
+                self.pump()
+                with self._lock:
+                    busy = any(lane.runners for lane in self._lanes)
+                if not busy or not self._wait():
+                    break
+            self._raise_if_failed()
+        finally:
+            self._fold_tally()
 
-    def _start_batches(self) -> None:
-        lanes = self.lanes
-        if lanes.stop_event.is_set():
+    def _start(self, lane: _Lane) -> None:
+        if self.lanes.stop_event.is_set():
             return
-        for name in lanes.names:
-            if name in self._batches or lanes.paused(name):
-                continue
-            batch = lanes.due(name, lanes.batch_size)
-            if not batch:
-                continue
-            lanes.mark_sending(batch)
-            record = _Batch(frozenset(due.order_id for due in batch), left=len(batch))
-            self._batches[name] = record
-            for due in batch:
-                future = lanes.submit(name, due)
-                future.add_done_callback(lambda done, record=record: self._on_done(record, done))
-
-    def _on_done(self, batch: _Batch, future: Future[Outcome]) -> None:
+        if self.lanes.paused(lane.name):
+            with self._lock:
+                lane.waiting.clear()  # left due in the ledger for when the pause is over
+            return
         with self._lock:
-            batch.done.append(future)
-            batch.left -= 1
-            last = not batch.left
-        self.lanes.on_progress()  # a request that came back (even a timeout) is progress
-        if last or self.lanes.stop_event.is_set():
-            self._wake.put(None)
+            if lane.runners >= lane.concurrency:
+                return
+            if not lane.waiting:
+                self._refill(lane)
+            starting = min(lane.concurrency - lane.runners, len(lane.waiting))
+            lane.runners += starting
+        for _ in range(starting):
+            self.lanes.submit(lane.name, lambda lane=lane: self._run(lane))
 
     def _wait(self) -> bool:
-        """Sleep until a batch is back; False when stopping and the grace period ran out."""
-        timeout = STOP_GRACE_SECONDS if self.lanes.stop_event.is_set() else None
-        try:
-            self._wake.get(timeout=timeout)
-        except queue.Empty:
-            self._abandon()
+        """Sleep until a runner reports; False when stopping and the grace period ran out."""
+        if self._abandoned:
             return False
+        while True:
+            timeout = IDLE_CHECK_SECONDS
+            if self.lanes.stop_event.is_set():
+                if self._grace_ends is None:
+                    self._grace_ends = time.monotonic() + STOP_GRACE_SECONDS
+                timeout = max(0.0, self._grace_ends - time.monotonic())
+            try:
+                self._wake.get(timeout=timeout)
+                break
+            except queue.Empty:
+                if self.lanes.stop_event.is_set() and time.monotonic() >= (self._grace_ends or 0.0):
+                    self._abandon()
+                    return False
         while not self._wake.empty():
             self._wake.get()
         return True
 
-    def _record_finished(self, *, partial: bool = False) -> None:
-        with self._lock:
-            names = [name for name, batch in self._batches.items() if partial or not batch.left]
-            outcomes = []
-            for name in names:
-                batch = self._batches[name]
-                outcomes += [future.result() for future in batch.done]
-                batch.done = []
-                if not batch.left:
-                    del self._batches[name]
-        self.lanes.record(outcomes, names)
-
     def _abandon(self) -> None:
-        """Stopping: record what came back; the rest stays ``sending`` and goes out again at start."""
-        self._record_finished(partial=True)
+        """Stopping: what is still out stays ``sending`` and goes out again at start."""
         with self._lock:
-            still_out = sum(batch.left for batch in self._batches.values())
-            self._batches.clear()
+            self._abandoned = True
+            still_out = sum(len(lane.out) for lane in self._lanes)
+            for lane in self._lanes:
+                lane.waiting.clear()
         log.warning("stopping with requests in flight; they stay 'sending' and go out again at start", count=still_out)
+
+    def _fold_tally(self) -> None:
+        with self._lock:
+            counts, self._tally = self._tally, Counter()
+        if counts:
+            self.lanes.tally(counts)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None and not self._abandoned:
+            raise self._error
+
+    # -- the runners (worker threads) -------------------------------------------------------
+
+    def _run(self, lane: _Lane) -> None:
+        """Send rows of one destination one at a time, each outcome committed before the next request."""
+        finished: Outcome | None = None
+        next_row: Due | None = None
+        try:
+            while True:
+                next_row = self._take(lane)
+                if self._abandoned:
+                    return  # the pass is over: the ledger keeps 'sending', as after a crash
+                if finished is None and next_row is None:
+                    return
+                self._commit.submit(_Handover(finished, next_row))
+                if finished is not None:
+                    self._release(lane, finished.order_id)
+                    finished = None
+                if next_row is None:
+                    return
+                finished, next_row = self.lanes.send(next_row), None
+        except BaseException as error:  # noqa: BLE001 - reported to the pass thread, which raises it
+            with self._lock:
+                if self._error is None:
+                    self._error = error
+        finally:
+            with self._lock:
+                lane.runners -= 1
+                for row in (finished, next_row):
+                    if row is not None:
+                        lane.out.discard(row.order_id)
+            self._wake.put(None)
+
+    def _take(self, lane: _Lane) -> Due | None:
+        """The next row to send, read from the ledger when the queue is empty; None when there is none."""
+        with self._lock:
+            if self._error is not None or self._abandoned or self.lanes.stop_event.is_set():
+                return None
+            if self.lanes.halted(lane.name):
+                lane.waiting.clear()
+                return None
+            if not lane.waiting:
+                self._refill(lane)
+            if not lane.waiting:
+                return None
+            due = lane.waiting.popleft()
+            lane.out.add(due.order_id)
+            return due
+
+    def _refill(self, lane: _Lane) -> None:
+        """Queue the destination's due rows, but none taken already or held back (under the lock)."""
+        # Rows taken but whose 'sending' mark is not committed yet still look due: read past them.
+        limit = self.lanes.batch_size + len(lane.out) + len(self._held)
+        lane.waiting.extend(
+            due
+            for due in self.lanes.due(lane.name, limit)
+            if due.order_id not in lane.out and due.order_id not in self._held
+        )
+        while len(lane.waiting) > self.lanes.batch_size:
+            lane.waiting.pop()
+
+    def _write(self, handovers: Sequence[_Handover]) -> None:
+        """One transaction for a group of runners (GroupCommit calls this on one of their threads)."""
+        outcomes = [handover.finished for handover in handovers if handover.finished is not None]
+        rows = [handover.next_row for handover in handovers if handover.next_row is not None]
+        self.lanes.record(outcomes, rows)
+        with self._lock:
+            for outcome in outcomes:
+                self._tally[outcome.kind] += 1
+
+    def _release(self, lane: _Lane, order_id: int) -> None:
+        """A request is back and recorded: its order may be taken or recorded again."""
+        with self._lock:
+            lane.out.discard(order_id)
+            wake = self._settling and order_id in self._held
+        if wake:
+            self._wake.put(None)
+        self.lanes.on_progress()  # a request that came back (even a timeout) is progress

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,13 +148,14 @@ class Engine:
                          start=start.isoformat(timespec="seconds"))
 
     def close(self) -> None:
-        """Stop worker threads and close destination sessions."""
+        """Stop worker threads and close the shop's, the destinations' and the status sources' sessions."""
         for pool in self.pools.values():
             pool.shutdown()
         for destination in self.destinations.values():
             destination.close()
         for source in self.status_sources.values():
             source.close()
+        self.source.close()
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -218,7 +219,11 @@ class Engine:
             next_try_in_seconds=round(delay),
         )
 
-    def _ingest_page(self, page: Sequence[Any], summary: PassSummary, dispatcher: Dispatcher) -> None:
+    def _ingest_page(
+        self, page: Sequence[Any], summary: PassSummary, dispatcher: Dispatcher, *, reread: bool = False
+    ) -> None:
+        # reread: the orders were read on purpose (a webhook hint, the reconcile sweep), so an
+        # unchanged date_modified proves nothing; the ledger compares the payload hashes instead.
         raws = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
@@ -238,7 +243,7 @@ class Engine:
             # is an update (and an event) for the platforms that have it.
             stored_modified, has_row = seen
             missing = [name for name in self.destinations if name not in has_row]
-            if modified and stored_modified == modified:
+            if modified and stored_modified == modified and not reread:
                 if not missing:
                     summary.unchanged += 1
                     continue
@@ -263,7 +268,7 @@ class Engine:
         return self.pauses.current(name)
 
     def deliver_due(self, summary: PassSummary | None = None) -> PassSummary:
-        """Send every due delivery, batch by batch, with bounded concurrency per destination."""
+        """Send every due delivery, each outcome recorded as it comes back, with bounded concurrency per destination."""
         summary = summary or PassSummary()
         self._dispatcher(summary).drain()
         return summary
@@ -272,37 +277,38 @@ class Engine:
         return Dispatcher(
             Lanes(
                 names=list(self.destinations),
+                concurrency={name: destination.concurrency for name, destination in self.destinations.items()},
                 due=lambda name, limit: self.ledger.due(name, now=self.clock(), limit=limit),
-                mark_sending=lambda batch: self.ledger.mark_sending(batch, now=self.clock()),
-                submit=lambda name, due: self.pools[name].submit(self.send, due, False),
-                record=lambda outcomes, names: self.record_outcomes(outcomes, summary, names),
+                record=self.record_outcomes,
+                send=lambda due: self.send(due, False),
+                submit=lambda name, run: self.pools[name].submit(run),
                 paused=self.paused,
+                halted=self.pauses.halted,
+                tally=lambda counts: _add_counts(summary, counts),
                 stop_event=self.stop_event,
                 batch_size=self.settings.delivery.batch_size,
                 on_progress=self.on_progress,
             )
         )
 
-    def record_outcomes(self, outcomes: Sequence[Outcome], summary: PassSummary, names: Sequence[str]) -> None:
-        """Write a set of finished sends to the ledger in one transaction, count them, persist new pauses."""
-        if not outcomes:
+    def record_outcomes(self, outcomes: Sequence[Outcome], sending: Sequence[Due] = ()) -> None:
+        """Write finished sends, and the rows about to be sent as ``sending``, in one transaction; then
+        persist the pauses those sends caused (runs on whichever worker thread commits the group)."""
+        if not outcomes and not sending:
             return
         now = self.clock()
-        self.ledger.record(outcomes, now=now)
-        self.on_progress()
+        self.ledger.record(outcomes, now=now, sending=sending)
+        troubled = set()
         for outcome in outcomes:
             if outcome.kind == "delivered":
-                summary.delivered += 1
-            elif outcome.kind == "retry":
-                summary.retrying += 1
-            elif outcome.kind == "rejected":
-                summary.rejected += 1
+                continue
+            troubled.add(outcome.destination)
+            if outcome.kind == "rejected":
                 log.warning(
                     "order rejected", order_id=outcome.order_id, destination=outcome.destination, reason=outcome.message
                 )
-            elif outcome.kind == "paused":
-                summary.paused += 1
-        self.pauses.persist(names, now=now)
+        if troubled:  # only a send that did not deliver can have set a pause
+            self.pauses.persist(sorted(troubled), now=now)
 
     def send(self, due: Due, ignore_pause: bool) -> Outcome:
         """Push one delivery, classify what happened and decide any retry (runs on a worker thread)."""
@@ -378,6 +384,15 @@ class Engine:
             return
         if found is not None:
             self.ledger.update_remote_statuses(name, [(order_id, *found)], now=self.clock())
+
+
+def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:
+    """Outcomes by kind into the pass summary (on the pass thread, which alone writes the summary)."""
+    summary.delivered += counts.get("delivered", 0)
+    summary.retrying += counts.get("retry", 0)
+    summary.rejected += counts.get("rejected", 0)
+    summary.paused += counts.get("paused", 0)
+
 
 def _parse_mark(value: str) -> datetime | None:
     try:

@@ -14,7 +14,10 @@ Rules, in the order they are checked for each remote status the ledger holds and
    only adds a note. A tracking source's carrier and tracking number go into order meta.
 
 The daemon's own writes change ``date_modified``; after writing, the order is read once more and
-"absorbed" into the ledger, so the next poll does not mistake the write for a merchant's edit.
+"absorbed" into the ledger, so the next poll does not mistake the write for a merchant's edit. A
+status it wrote is a real change of the order all the same: the platforms whose payload carries
+the status and that take updates get one update (the next pass sends it); meta and notes alone
+send nothing, and platforms without an update API are not told.
 """
 
 from __future__ import annotations
@@ -218,10 +221,11 @@ class StatusWriter:
                 self.ledger.record_writeback(plan.order_id, [entry], written_status=None, now=self.clock())
         if (update or plan.notes) and absorb:
             # Our writes bumped date_modified: record the order as it is now, so the next poll
-            # does not re-push it as if the merchant had edited it.
+            # does not re-push it as if the merchant had edited it. A status we wrote is still news
+            # for the platforms that show it (OrderRepo's "WooCommerce status"): one update each.
             try:
                 raw = self.shop.get_order(plan.order_id)
-                self.ledger.absorb(self.remap(raw), now=self.clock())
+                self.ledger.absorb(self.remap(raw), now=self.clock(), status_written=bool(plan.status_after))
             except SyncError as error:
                 # Written and recorded; the next poll sees the new date and sends what changed.
                 log.warning("could not re-read the order after writing back", order_id=plan.order_id,

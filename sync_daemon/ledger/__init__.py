@@ -18,7 +18,8 @@ human runs ``resync``.
 
 Modules: ``schema`` (tables and migrations), ``store`` (the file, transactions, meta and cursor),
 ``ingest`` (orders into rows, resync), ``deliveries`` (due, sending, outcomes), ``pauses``
-(destinations), ``tracking`` (tracking and write-back), ``reports`` (read-only views).
+(destinations), ``tracking`` (tracking and write-back), ``reports`` (read-only views), ``prune``
+(retention: old finished orders removed, space given back).
 """
 
 from __future__ import annotations
@@ -28,18 +29,20 @@ from sync_daemon.ledger.deliveries import Deliveries
 from sync_daemon.ledger.encoding import canonical_json, payload_hash
 from sync_daemon.ledger.ingest import Ingest
 from sync_daemon.ledger.pauses import Pauses
+from sync_daemon.ledger.prune import PruneResult, Retention
 from sync_daemon.ledger.reports import Reports
-from sync_daemon.ledger.schema import ACTIVE_STATES, MIGRATIONS, SCHEMA_VERSION, STATES
+from sync_daemon.ledger.schema import ACTIVE_STATES, FINAL_STATES, MIGRATIONS, SCHEMA_VERSION, STATES
 from sync_daemon.ledger.store import WAL_SWITCH_WAIT_SECONDS
 from sync_daemon.ledger.tracking import Tracking
 
 
-class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports):
+class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports, Retention):
     """The daemon's memory; one per process, used from one thread at a time."""
 
 
 __all__ = [
     "ACTIVE_STATES",
+    "FINAL_STATES",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "STATES",
@@ -49,6 +52,7 @@ __all__ = [
     "Ledger",
     "Mapped",
     "Outcome",
+    "PruneResult",
     "canonical_json",
     "payload_hash",
 ]

@@ -58,68 +58,23 @@ class Deliveries(SqliteStore):
 
     def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
         """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
-        stamp = iso_stamp(now)
         with self.transaction() as connection:
-            connection.executemany(
-                "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
-                [(stamp, due.order_id, due.destination) for due in batch],
-            )
+            _mark_sending(connection, batch, iso_stamp(now))
 
-    def record(self, outcomes: Sequence[Outcome], *, now: float) -> None:
-        """Apply a batch of send outcomes in one transaction.
+    def record(self, outcomes: Sequence[Outcome], *, now: float, sending: Sequence[Due] = ()) -> None:
+        """Apply send outcomes, and mark the rows about to be sent ``sending``, in one transaction.
 
-        Delivered rows and the attempt log are written with one statement each for the whole batch,
-        and each destination's health record once, with what its last outcome in the batch says.
+        A worker commits the outcome of its last request together with the mark of its next one, so
+        it never has more than one request whose outcome the ledger does not know. Delivered rows and
+        the attempt log are written with one statement each, and each destination's health record
+        once, with what its last outcome says.
         """
         stamp = iso_stamp(now)
         with self.transaction() as connection:
-            connection.executemany(
-                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
-                " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
-                " delivered_at = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
-                [
-                    (outcome.remote_id, outcome.payload_hash, stamp, stamp, outcome.order_id, outcome.destination)
-                    for outcome in outcomes
-                    if outcome.kind == "delivered"
-                ],
-            )
-            for outcome in outcomes:
-                if outcome.kind != "delivered":
-                    _record_one(connection, outcome, now, stamp)
-            connection.executemany(
-                _INSERT_ATTEMPT,
-                [
-                    _attempt_values(
-                        outcome.order_id,
-                        outcome.destination,
-                        outcome.operation,
-                        outcome.kind,
-                        outcome.http_status,
-                        outcome.message,
-                        outcome.duration_ms,
-                        stamp,
-                    )
-                    for outcome in outcomes
-                    if outcome.kind != "skipped"
-                ],
-            )
-            succeeded = {outcome.destination for outcome in outcomes if outcome.kind == "delivered"}
-            failed = {
-                outcome.destination: outcome.message
-                for outcome in outcomes
-                if outcome.kind in ("retry", "rejected", "paused")
-            }
-            connection.executemany(
-                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
-                [(name, stamp) for name in succeeded],
-            )
-            connection.executemany(
-                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
-                " last_error_at = excluded.last_error_at",
-                [(name, message, stamp) for name, message in failed.items()],
-            )
+            if outcomes:
+                _apply_outcomes(connection, outcomes, now, stamp)
+            if sending:
+                _mark_sending(connection, sending, stamp)
 
     def update_remote_statuses(
         self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
@@ -148,6 +103,68 @@ class Deliveries(SqliteStore):
         row["payload"] = json.loads(row["payload"]) if row["payload"] else None
         return row
 
+
+def _mark_sending(connection: sqlite3.Connection, batch: Sequence[Due], stamp: str) -> None:
+    connection.executemany(
+        "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
+        [(stamp, due.order_id, due.destination) for due in batch],
+    )
+
+
+def _apply_outcomes(connection: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, stamp: str) -> None:
+    """The rows, the attempt log and the destinations' health for a set of outcomes.
+
+    Called with one or a few outcomes at a time (each as its request comes back): statements with
+    nothing to write are skipped rather than run empty.
+    """
+    delivered = [outcome for outcome in outcomes if outcome.kind == "delivered"]
+    if delivered:
+        connection.executemany(
+            "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
+            " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
+            " delivered_at = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+            [
+                (outcome.remote_id, outcome.payload_hash, stamp, stamp, outcome.order_id, outcome.destination)
+                for outcome in delivered
+            ],
+        )
+    if len(delivered) < len(outcomes):
+        for outcome in outcomes:
+            if outcome.kind != "delivered":
+                _record_one(connection, outcome, now, stamp)
+    attempts = [
+        _attempt_values(
+            outcome.order_id,
+            outcome.destination,
+            outcome.operation,
+            outcome.kind,
+            outcome.http_status,
+            outcome.message,
+            outcome.duration_ms,
+            stamp,
+        )
+        for outcome in outcomes
+        if outcome.kind != "skipped"
+    ]
+    if attempts:
+        connection.executemany(_INSERT_ATTEMPT, attempts)
+    succeeded = {outcome.destination for outcome in delivered}
+    failed = {
+        outcome.destination: outcome.message for outcome in outcomes if outcome.kind in ("retry", "rejected", "paused")
+    }
+    if succeeded:
+        connection.executemany(
+            "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
+            [(name, stamp) for name in succeeded],
+        )
+    if failed:
+        connection.executemany(
+            "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
+            " last_error_at = excluded.last_error_at",
+            [(name, message, stamp) for name, message in failed.items()],
+        )
 
 def _record_one(connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
     """The row update for an outcome other than delivered (``record`` logs the attempt)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.ledger.schema import STATES
 from sync_daemon.ledger.store import SqliteStore
 
@@ -11,16 +13,15 @@ from sync_daemon.ledger.store import SqliteStore
 class Reports(SqliteStore):
     """Summaries built from every table; nothing here writes."""
 
-    def summary(self) -> dict[str, Any]:
-        """Counts per destination and state, cursor, last poll, last error per destination."""
+    def summary(self, *, now: float | None = None) -> dict[str, Any]:
+        """Counts per destination and state, cursor, last poll, pauses in force and last error per destination."""
         counts: dict[str, dict[str, int]] = {}
         for destination, state, count in self._fetch(
             "SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state"
         ):
             counts.setdefault(destination, dict.fromkeys(STATES, 0))[state] = count
-        destinations = {row["name"]: row for row in self._rows("SELECT * FROM destinations")}
-        for row in destinations.values():
-            row.pop("fingerprint", None)
+        now = time.time() if now is None else now
+        destinations = {row["name"]: _as_of(row, now) for row in self._rows("SELECT * FROM destinations")}
         return {
             "schema_version": self.schema_version(),
             "cursor": self.get_meta("cursor"),
@@ -37,7 +38,12 @@ class Reports(SqliteStore):
                     strict=True,
                 )
             ),
-            "writebacks": self._fetch("SELECT COUNT(*) FROM writebacks")[0][0],
+            # Entries that changed a WooCommerce order; "nothing to do" is remembered, not counted.
+            "writebacks": self._fetch("SELECT COUNT(*) FROM writebacks WHERE changed = 1")[0][0],
+            "pruned_orders": int(self.get_meta("pruned_orders") or 0),
+            "last_prune_at": self.get_meta("last_prune_at"),
+            "webhooks_reactivated": int(self.get_meta("webhooks_reactivated") or 0),
+            "last_webhook_reactivated_at": self.get_meta("last_webhook_reactivated_at"),
             "counts": counts,
             "destinations": destinations,
         }
@@ -76,3 +82,17 @@ class Reports(SqliteStore):
             [destination],
         )
         return [row[0] for row in rows]
+
+
+def _as_of(row: dict[str, Any], now: float) -> dict[str, Any]:
+    """A destination's record as it stands at ``now``: a pause whose end has passed is no longer in force."""
+    row.pop("fingerprint", None)
+    until = row.get("paused_until")
+    row["paused"] = bool(until and until > now)
+    if row["paused"]:
+        row["paused_until_at"] = iso_stamp(until)
+    else:
+        # An ended pause stays in the table until a send succeeds and lifts it, but the daemon is
+        # already sending again: it is not reported; what caused it stays as the last error.
+        row.update(paused_until=None, pause_kind=None, pause_reason=None, paused_until_at=None)
+    return row

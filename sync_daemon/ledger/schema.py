@@ -6,9 +6,11 @@ Each migration upgrades the file by one version (``PRAGMA user_version``); a fil
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ACTIVE_STATES = ("pending", "retrying")  # rows waiting for their next attempt
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
+# Rows with nothing left to do: retention may prune them (``skipped`` has nothing to send at all).
+FINAL_STATES = ("delivered", "rejected", "dead", "skipped")
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -104,5 +106,15 @@ ALTER TABLE orders ADD COLUMN first_status TEXT;
 UPDATE orders SET first_status = status
 """
 
+# Version 4: retention finds old orders by an index instead of walking the table, and a write-back
+# entry says whether it changed the WooCommerce order (a status set, a note added) or only recorded
+# that there was nothing to do. Entries written before carry no such flag: every entry but
+# "nothing to do" counts as a change (true with the default add_notes = true).
+_SCHEMA_V4 = """
+CREATE INDEX IF NOT EXISTS orders_last_seen ON orders (last_seen_at);
+ALTER TABLE writebacks ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+UPDATE writebacks SET changed = CASE WHEN action = 'nothing to do' THEN 0 ELSE 1 END
+"""
+
 # Each entry upgrades the schema from version N-1 to N; append, never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}

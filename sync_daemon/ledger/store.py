@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -21,6 +21,12 @@ import sqlite_utils
 from sync_daemon.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 WAL_SWITCH_WAIT_SECONDS = 30  # as long as the connection waits for any other lock
+RETENTION_SCHEMA_VERSION = 4  # the version that brought retention (and incremental vacuum with it)
+# An older ledger is rewritten once (VACUUM) to take incremental vacuum when it is upgraded, if it
+# is at most this big: about 20 000 orders on three platforms, a second or two of rewriting. A
+# bigger one keeps working as it is (freed pages are reused, the file stops growing) until
+# `sync-daemon prune --vacuum` is run with the daemon stopped.
+VACUUM_AT_UPGRADE_MAX_BYTES = 64 * 1024 * 1024
 
 
 class SqliteStore:
@@ -36,12 +42,17 @@ class SqliteStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self.db = sqlite_utils.Database(connection)
+        if self.path.stat().st_size == 0:
+            # Only an empty file can take this without a VACUUM, and only before the switch to WAL
+            # writes its first page: pages freed by retention can then be given back to the disk.
+            self.db.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._use_wal()
         # NORMAL is durable against process crashes in WAL mode; only power loss can undo the last
         # commits, and then the platforms' idempotency catches the re-send.
         self.db.conn.execute("PRAGMA synchronous=NORMAL")
         self.db.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        if self._migrate():
+            self._convert_to_incremental_vacuum()
 
     def _use_wal(self) -> None:
         # Switching to WAL needs an exclusive lock, and SQLite answers "database is locked" at once,
@@ -107,13 +118,15 @@ class SqliteStore:
         """The schema version stored in the file (0 for a new file)."""
         return int(self._fetch("PRAGMA user_version")[0][0])
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> bool:
+        """Apply the missing migrations; True when this call upgraded an existing ledger to retention."""
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise RuntimeError(
                 f"ledger {self.path} has schema version {current}, newer than this sync-daemon "
                 f"({SCHEMA_VERSION}); upgrade sync-daemon or restore a matching backup"
             )
+        upgraded = False
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction() as connection:
                 # Another process (the daemon and a `status` started together) may have migrated
@@ -124,6 +137,33 @@ class SqliteStore:
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {version}")
+                upgraded = upgraded or (version == RETENTION_SCHEMA_VERSION and current > 0)
+        return upgraded
+
+    def auto_vacuum(self) -> str:
+        """The file's auto-vacuum mode: ``none``, ``full`` or ``incremental``."""
+        return ("none", "full", "incremental")[int(self._fetch("PRAGMA auto_vacuum")[0][0])]
+
+    def _convert_to_incremental_vacuum(self) -> None:
+        # Once, by the process that upgraded the file. Too big a file, or one another process keeps
+        # busy meanwhile, is left as it is for `prune --vacuum`: nothing depends on it.
+        if self.auto_vacuum() != "none" or self.path.stat().st_size > VACUUM_AT_UPGRADE_MAX_BYTES:
+            return
+        with suppress(sqlite3.OperationalError):
+            self.vacuum()
+
+    def vacuum(self) -> None:
+        """Rewrite the whole file (switching it to incremental auto-vacuum); holds the write lock throughout."""
+        with self._lock:
+            self.db.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self.db.conn.execute("VACUUM")
+            # VACUUM went through the WAL: a copy of the whole file, which would stay on disk.
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def file_bytes(self) -> int:
+        """Bytes the ledger takes on disk: the database file and its write-ahead log."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     # -- meta and cursor ------------------------------------------------------------------
 

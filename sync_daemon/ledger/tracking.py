@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sync_daemon.core.outcome import IngestItem
+from sync_daemon.core.transitions import decide_ingest
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
+from sync_daemon.ledger.ingest import _apply_change, _stored_deliveries
 from sync_daemon.ledger.store import SqliteStore
 
 # One label as the source of both the rows and the writebacks they are checked against.
@@ -27,6 +29,15 @@ _UNWRITTEN_EXCEPTIONS = (
     " WHERE t.exception_status IS NOT NULL AND NOT EXISTS (SELECT 1 FROM writebacks w"
     " WHERE w.order_id = t.order_id AND w.source = ? AND w.remote_status = 'exception:' || t.exception_status)"
 )
+
+
+def changed_the_order(entry: dict[str, Any]) -> bool:
+    """Whether a write-back entry changed the WooCommerce order (a status set, a note added, meta written)."""
+    # The writer may say so itself (``changed``: meta written without a note); otherwise an entry
+    # changed the order when it set the status (its action reads "status A → B") or carried a note.
+    if "changed" in entry:
+        return bool(entry["changed"])
+    return bool(entry.get("note")) or str(entry.get("action", "")).startswith("status ")
 
 
 class Tracking(SqliteStore):
@@ -108,14 +119,14 @@ class Tracking(SqliteStore):
     def record_writeback(
         self, order_id: int, entries: Sequence[dict[str, Any]], *, written_status: str | None, now: float
     ) -> None:
-        """Remember what was applied to one order (so it is never applied twice)."""
+        """Remember what was applied to one order (so it is never applied twice), and whether it changed it."""
         stamp = iso_stamp(now)
         with self.transaction() as connection:
             connection.executemany(
                 "INSERT OR REPLACE INTO writebacks (order_id, source, remote_status, action, detail, status_before,"
-                " status_after, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " status_after, applied_at, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(order_id, e["source"], e["remote_status"], e["action"], e.get("detail"), e.get("status_before"),
-                  e.get("status_after"), stamp) for e in entries],
+                  e.get("status_after"), stamp, int(changed_the_order(e))) for e in entries],
             )
             if written_status is not None:
                 connection.execute(
@@ -123,17 +134,32 @@ class Tracking(SqliteStore):
                     [written_status, stamp, order_id],
                 )
 
-    def absorb(self, item: IngestItem, *, now: float) -> None:
-        """Record the daemon's own write as seen: its new ``date_modified`` must not look like an edit."""
+    def absorb(self, item: IngestItem, *, now: float, status_written: bool = False) -> None:
+        """Record the daemon's own write as seen: its new ``date_modified`` must not look like an edit.
+
+        Meta and notes the daemon wrote are its own business: every row takes the new content
+        silently. A status it wrote (``status_written``) is a real change of the order: a row of a
+        platform with an update API whose payload carries the status is decided as for any edit (one
+        update; ``core.transitions``); platforms without one are not told, nor noted as edited.
+        """
+        stamp = iso_stamp(now)
         with self.transaction() as connection:
             connection.execute(
                 "UPDATE orders SET modified = ?, status = ?, last_seen_at = ? WHERE order_id = ?",
-                [item.modified, item.status, iso_stamp(now), item.order_id],
+                [item.modified, item.status, stamp, item.order_id],
             )
+            rows = _stored_deliveries(connection, [item.order_id]) if status_written else {}
             for mapped in item.mapped:
                 if mapped.payload is None:
                     continue
                 payload_text, new_hash = encode_mapped(mapped)
+                row = rows.get((item.order_id, mapped.destination))
+                # A row in ``sending`` has a request out (another process): it is left to its answer.
+                if row is not None and mapped.supports_update and row.state != "sending":
+                    decision = decide_ingest(row, mapped, new_hash)
+                    if decision.action == "queue":
+                        _apply_change(connection, item, mapped, decision, payload_text, new_hash, now, stamp)
+                        continue
                 # Only rows with nothing pending: their delivered content now stands for the new stamp.
                 connection.execute(
                     "UPDATE deliveries SET payload_hash = ?, delivered_hash = ?, payload = ?, order_modified = ?"

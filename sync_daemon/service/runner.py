@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,21 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sync_daemon.app import build_engine, build_status_writer, open_ledger, poll_once
+from sync_daemon.app import build_engine, build_status_writer, open_ledger, poll_once, prune_ledger
 from sync_daemon.config import Settings, config_path, load_settings
 from sync_daemon.core.errors import ConfigurationError
-from sync_daemon.core.files import check_config_permissions
+from sync_daemon.core.files import check_config_permissions, lock_state_directory
 from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
 from sync_daemon.service import systemd as service
+from sync_daemon.service.intake import Intake, run_soon
 
 log = structlog.get_logger("sync_daemon.runner")
 SIGNAL_POLL_SECONDS = 0.1
 POLL_JOB = "poll"
 WRITEBACK_JOB = "writeback"
+PRUNE_JOB = "prune"
+FIRST_PRUNE_DELAY_SECONDS = 300
+PRUNE_BATCHES_PER_RUN = 40  # 20 000 orders per run at most, so a long backlog never holds a pass for long
 
 
 def status_job(source: str) -> str:
@@ -42,7 +46,7 @@ def status_job(source: str) -> str:
 def changed_settings(old: Settings, new: Settings) -> list[str]:
     """Names of settings that differ (secrets by name only, never by value)."""
     changed = []
-    for section in ("woocommerce", "delivery", *new.platforms, "writeback"):
+    for section in ("woocommerce", "delivery", "ledger", *new.platforms, "writeback"):
         if old.fingerprint(section) != new.fingerprint(section):
             changed.append(section)
     for key in ("poll_interval_seconds", "state_dir", "log_level", "log_format"):
@@ -64,7 +68,16 @@ class Daemon:
         self._install_signals()  # before opening anything, so an early SIGTERM is a clean stop too
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
-        self.ledger = open_ledger(settings)
+        # One daemon per ledger, decided before anything is read, sent or bound; the kernel drops the lock
+        # with the process however it ends. status, resync, writeback and prune (but --vacuum) do not take it.
+        # A second daemon thus hears "another sync-daemon is running", not a port clash of its listener.
+        self.lock = lock_state_directory(settings.resolved_state_dir())
+        try:
+            self.intake = Intake(settings)  # binds the listener's port: in use → exit 2 before the ledger opens
+            self.ledger = open_ledger(settings)
+        except BaseException:
+            self.lock.release()
+            raise
         self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -78,6 +91,7 @@ class Daemon:
 
     def _poll(self) -> None:
         self.watchdog.progress()
+        finished = self.intake.poll_timer()
         engine = self.engine
         with engine.busy:  # shutdown waits for this whole block, ledger reads included
             if self.stop_event.is_set():
@@ -87,9 +101,11 @@ class Daemon:
                 counts = self.ledger.summary()["counts"]
             except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pass
                 log.exception("pass crashed; the next poll will try again")
+                finished(None)
                 return
             finally:
                 self.watchdog.progress()
+        finished(summary)
         stamp = datetime.now().strftime("%H:%M:%S")
         failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
         text = f"last poll {stamp}, {summary.delivered} delivered, {failing} failing"
@@ -101,9 +117,36 @@ class Daemon:
         # The engine (and its sources) may have been rebuilt by a reload since the job was added.
         self._guarded(f"{name} status pull", lambda engine: engine.pull_statuses(name))
 
+    def _pull_tracking_now(self) -> None:
+        # A Tracktor webhook: read every tracking source now instead of waiting for its slow backstop.
+        for name, source in list(self.engine.status_sources.items()):
+            if source.kind == "tracking":
+                self._pull_statuses(name)
+
     def _write_back(self) -> None:
         if self.engine.settings.writeback.enabled:  # the job goes on reload; a run already queued stops here
             self._guarded("write-back", lambda engine: build_status_writer(engine).apply())
+
+    def _prune(self) -> None:
+        self._guarded("pruning the ledger", self._prune_between_passes)
+
+    def _prune_between_passes(self, engine: Any) -> None:
+        settings = engine.settings  # the reloaded settings, like the engine's
+        result = prune_ledger(
+            settings,
+            self.ledger,
+            now=engine.clock(),
+            max_batches=PRUNE_BATCHES_PER_RUN,
+            should_stop=self.stop_event.is_set,
+            on_progress=self.watchdog.progress,
+        )
+        if result is not None and result.orders:
+            log.info(
+                "ledger pruned",
+                retention_days=settings.ledger.retention_days,
+                ledger_bytes=self.ledger.file_bytes(),
+                **result.as_dict(),
+            )
 
     def _guarded(self, what: str, job: Any) -> None:
         """Run a job between passes; a bug in it is logged and the schedule goes on."""
@@ -148,6 +191,7 @@ class Daemon:
         self.engine.startup()
         self._schedule(self.settings)
         self.scheduler.start()
+        self.intake.start(run_soon(self.scheduler), self._guarded, self._pull_tracking_now)
         log.info(
             "sync-daemon started",
             destinations=list(self.engine.destinations),
@@ -173,6 +217,9 @@ class Daemon:
         self._status_jobs = set(sources)
         writeback = settings.writeback.enabled and bool(sources)
         jobs.append((WRITEBACK_JOB, self._write_back, settings.writeback.interval_seconds, writeback))
+        jobs.append(self.intake.job(settings))  # the reconcile sweep
+        retention = settings.ledger.retention_days > 0
+        jobs.append((PRUNE_JOB, self._prune, settings.ledger.prune_interval_seconds, retention))
         return jobs
 
     def _schedule(self, settings: Settings) -> None:
@@ -184,6 +231,9 @@ class Daemon:
                     job.remove()
             elif job is None:
                 first = {"next_run_time": datetime.now().astimezone()} if job_id == POLL_JOB else {}
+                if job_id == PRUNE_JOB:  # soon after start too: a daemon restarted often still prunes
+                    delay = timedelta(seconds=min(seconds, FIRST_PRUNE_DELAY_SECONDS))
+                    first = {"next_run_time": datetime.now().astimezone() + delay}
                 self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, **first)
             elif job.trigger.interval.total_seconds() != seconds:
                 self.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
@@ -221,17 +271,20 @@ class Daemon:
         if new.resolved_state_dir() != self.settings.resolved_state_dir():
             log.warning("state_dir changed: the ledger moves only with a restart", kept=str(self.ledger.path))
         self.settings = new
+        self.intake.settings = new  # the listener reads secrets per request
         log.info("configuration reloaded", changed=changed or ["nothing"])
         self.notifier.ready()
 
     def shutdown(self) -> int:
         """Stop the schedule, let the pass in progress wind down, commit and close the ledger."""
         self.notifier.stopping()
+        self.intake.stop()
         self.scheduler.shutdown(wait=False)
         finished = self.engine.busy.acquire(timeout=STOP_GRACE_SECONDS + 2)
         try:
             self.engine.close()
             self.ledger.close()
+            self.lock.release()
         finally:
             if finished:
                 # A job that fired meanwhile is waiting for this lock; it sees the stop and returns

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_daemon.config import SettingsBase
-from sync_daemon.core.diagnose import Finding, value_findings, value_source
+from sync_daemon.core.diagnose import Finding, trusting, value_findings, value_source
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.urls import origin_of
@@ -221,16 +221,23 @@ def check_one(settings: SettingsBase, name: str, context: Context | None = None)
     findings = preflight(connection, settings, context)
     fatal = [finding for finding in findings if finding.fatal]
     listed = [vars(finding) for finding in findings]
+    endpoint = connection.spec.field("endpoint")
+    section = settings.section(name)
     if fatal:
+        # A corrected address that is certain (the site address inside a /wp-admin URL): connect offers it.
+        suggested = [f.suggestion for f in fatal if f.suggestion and endpoint and f.field == f"{name}.{endpoint.key}"]
         return _result(
             name,
             False,
             "; ".join(f"{finding.field} {finding.problem}" for finding in fatal),
             "; ".join(dict.fromkeys(finding.fix for finding in fatal)),
             findings=listed,
+            **({"suggested_url": suggested[0]} if suggested else {}),
         )
+    bundle = getattr(section, "ca_bundle", "")
     try:
-        result = connection.check(settings)
+        with trusting({name: bundle}):  # so a TLS failure is diagnosed knowing the bundle in force
+            result = connection.check(settings)
     except Exception as error:  # noqa: BLE001 - one broken check must not hide the others
         result = _result(name, False, f"the check itself failed: {type(error).__name__}: {error}")
     details = dict(result.details)
@@ -243,9 +250,20 @@ def check_one(settings: SettingsBase, name: str, context: Context | None = None)
             details["worked_before"] = remembered
             hint = _regenerated_hint(connection, remembered)
     message = result.message
+    if result.ok and _verified_by_bundle(connection, section, bundle):
+        message += f"; certificate trusted through ca_bundle {bundle}"
+        details["ca_bundle"] = bundle
     if not connection.enabled(settings):
         message += f" (note: {name} is not enabled: set enabled = true in [{name}])"
     return CheckResult(result.name, result.ok, redact(message), redact(hint), details)
+
+
+def _verified_by_bundle(connection: Connection, section: Any, bundle: str) -> bool:
+    """Whether the connection's certificate was checked against its ca_bundle (an https endpoint, checks on)."""
+    endpoint = connection.spec.field("endpoint")
+    address = str(getattr(section, endpoint.key, "") or "") if endpoint else ""
+    # verify_tls = false (the shop only) checks nothing, so nothing was trusted through the bundle.
+    return bool(bundle) and address.startswith("https://") and getattr(section, "verify_tls", True) is not False
 
 
 def known_names(settings: SettingsBase) -> list[str]:

@@ -109,6 +109,10 @@ class Asker:
             value = click.prompt(label, default=current or "", show_default=bool(current))
         return value if value and value != current else None
 
+    def confirm(self, question: str) -> bool:
+        """Yes or no on a terminal (Enter: yes); never asked in scripts, which get the suggestion printed."""
+        return self.interactive and click.confirm(question, default=True)
+
 
 def _collect(
     connection: Connection,
@@ -249,10 +253,15 @@ def run_connect(
     credentials_dir: str | os.PathLike[str] | None = None,
     test: bool = True,
     ask: Callable[[Connection, Field, str], str | None] | None = None,
+    confirm: Callable[[str], bool] | None = None,
     echo: Callable[[str], Any] = click.echo,
     warn: Callable[[str], Any] = lambda text: click.echo(text, err=True),
 ) -> int:
-    """Ask, trim, check, test and save one connection; returns the exit code (0 saved, 1 test failed)."""
+    """Ask, trim, check, test and save one connection; returns the exit code (0 saved, 1 test failed).
+
+    When the test names a corrected address (the shop's site address instead of its shop page),
+    ``confirm`` is asked whether to use it; on yes, that address is tested and saved instead.
+    """
     connection = _connection(name)
     given = dict(given or {})
     for role, flag in OPTIONS.items():
@@ -260,7 +269,9 @@ def run_connect(
             raise ConfigurationError(f"{flag} is not used by {name}")
     path = Path(config_path(config_file) or DEFAULT_CONFIG_PATH)
     original, document = _read_document(path)
-    raw = _collect(connection, document, given, ask or Asker())
+    asker = ask if isinstance(ask, Asker) else Asker()
+    confirm = confirm or asker.confirm
+    raw = _collect(connection, document, given, ask or asker)
     values, notes = clean(connection, raw)
     for note in notes:
         warn(redact(f"note: {note} (it came along with the paste)"))
@@ -272,6 +283,17 @@ def run_connect(
     if test:
         result = check_one(settings, name, context)
         echo(format_line(result))
+        endpoint = connection.spec.field("endpoint")
+        suggested = str(result.details.get("suggested_url") or "")
+        if not result.ok and suggested and endpoint is not None:
+            if confirm(f"use {suggested} as the {connection.spec.title} {endpoint.label}?"):
+                values[endpoint.key] = suggested
+                apply(connection, document, {endpoint.key: suggested}, credentials=False)
+                settings = candidate_settings(connection, document, values, path)
+                result = check_one(settings, name, context)
+                echo(format_line(result))
+            else:
+                warn(f"to use it: sync-daemon connect {name} --endpoint {suggested}")
         if not result.ok:
             warn(f"not saved: fix the above and run `sync-daemon connect {name}` again (or --no-test to save anyway)")
             return 1

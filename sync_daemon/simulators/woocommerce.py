@@ -12,9 +12,11 @@ anonymous and fail the route's permission check. Started with ``tls=True`` it se
 self-signed loopback certificate, ``base.TLS_CERTIFICATE``) and, as WooCommerce over SSL, takes
 Basic auth or the key pair in the query string, and ignores OAuth parameters.
 
-Request pipeline (as WordPress): html_mode -> rest_disabled -> authentication errors ->
-key read/write permission -> route match (404 ``rest_no_route``) -> parameter validation
-(400 ``rest_invalid_param``) -> the route's permission check (401) -> handler.
+Request pipeline (as WordPress): html_mode -> ``?rest_route=`` on any path -> 'Plain' permalinks
+(``/wp-json/`` a 404 page) -> rest_disabled -> authentication errors -> key read/write permission
+-> route match (404 ``rest_no_route``) -> parameter validation (400 ``rest_invalid_param``) -> the
+route's permission check (401) -> handler. Pages carry WordPress's ``Link`` header to the REST API
+(see ``wordpress.py``).
 
 Choices where the brief was silent or where real WooCommerce differs from it:
 
@@ -35,6 +37,8 @@ Choices where the brief was silent or where real WooCommerce differs from it:
 - ``status=any`` lists every status except ``trash``; ``orderby=title``/``slug`` sort like
   ``date``; ``orderby=include`` follows the ``include`` list. ``include``/``exclude`` filter
   by id. Pages beyond the last one return ``[]`` with the real totals.
+- ``?_fields=`` trims every successful REST answer to the keys named, as WordPress does
+  (``rest_fields.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from . import orders as factory
+from . import rest_fields, wordpress
 from .base import Request, Response, SimulatorServer, admin_error, admin_json
+from .woocommerce_webhooks import Webhooks
 
 API = "/wp-json/wc/v3"
 NONCE_WINDOW = 15 * 60
@@ -149,6 +155,7 @@ class WooCommerceSimulator(SimulatorServer):
         self.consumer_secret = "cs_" + secrets.token_hex(20)
         self.reset_state()
         self._register_routes()
+        self.webhooks = Webhooks(self, API)  # wc/v3/webhooks and signed deliveries
 
     @property
     def credentials(self) -> dict[str, str]:
@@ -179,9 +186,12 @@ class WooCommerceSimulator(SimulatorServer):
             self._cache: tuple[Any, list[dict[str, Any]]] | None = None
             self.rest_disabled = False
             self.html_mode = False
+            self.plain_permalinks = False  # WordPress → Settings → Permalinks: "Plain" (see wordpress.py)
             self._products: dict[int, dict[str, Any]] = {}
 
     def _register_routes(self) -> None:
+        self.route("GET", "/wp-json", lambda request: wordpress.index(self.url))
+        self.route("GET", "/wp-json/", lambda request: wordpress.index(self.url))
         self.route("GET", API, self._index)
         self.route("GET", API + "/", self._index)
         self.route("GET", API + "/orders", self._list_orders)
@@ -208,7 +218,11 @@ class WooCommerceSimulator(SimulatorServer):
         """rest_no_route under /wp-json/, WordPress's HTML 404 page elsewhere."""
         if request.path.startswith("/wp-json"):
             return wc_error(404, "rest_no_route", "No route was found matching the URL and request method.")
-        return Response.html(404, HTML_PAGE.replace("Welcome to our shop!", "Page not found"))
+        return self._page_not_found()
+
+    def _page_not_found(self) -> Response:
+        page = HTML_PAGE.replace("Welcome to our shop!", "Page not found")
+        return wordpress.page(404, page, self.url, plain=self.plain_permalinks)
 
     def method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
         """WordPress answers a wrong method with rest_no_route too."""
@@ -217,9 +231,13 @@ class WooCommerceSimulator(SimulatorServer):
     # -- authentication ---------------------------------------------------------------------
 
     def pre_dispatch(self, request: Request) -> Response | None:
-        """html_mode, rest_disabled, OAuth and key permissions, before routing (as WordPress)."""
+        """html_mode, ?rest_route=, plain permalinks, rest_disabled, OAuth and key permissions, before routing."""
         if self.html_mode:
-            return Response.html(200, HTML_PAGE)
+            return wordpress.page(200, HTML_PAGE, self.url, plain=self.plain_permalinks)
+        if wordpress.take_rest_route(request):
+            return self._serve_rest_route(request)
+        if self.plain_permalinks and request.path.startswith("/wp-json") and not request.context.get("rest_route"):
+            return self._page_not_found()  # nothing rewrites /wp-json/ to the REST API
         if not request.path.startswith("/wp-json/"):
             return None
         if self.rest_disabled:
@@ -239,6 +257,24 @@ class WooCommerceSimulator(SimulatorServer):
                     f"The API key provided does not have {need} permissions.",
                 )
         return None
+
+    def _process(self, request: Request, route: Any, allowed: list[str]) -> Response:
+        """Every answer, REST answers trimmed to ``?_fields=`` as WordPress does (``rest_fields.py``)."""
+        response = super()._process(request, route, allowed)
+        if request.path.startswith("/wp-json") and not (route is not None and route.admin):
+            return rest_fields.filter_response(request, response)
+        return response
+
+    def _serve_rest_route(self, request: Request) -> Response:
+        """A ``?rest_route=`` request on any path, answered as the REST request it names."""
+        early = self.pre_dispatch(request)
+        if early is not None:
+            return early
+        route, allowed = self._match(request)
+        if route is None or route.admin:
+            return self.method_not_allowed(request, allowed) if allowed else self.not_found(request)
+        request.route = route.template
+        return route.handler(request)
 
     def _oauth_params(self, request: Request) -> dict[str, str]:
         params = dict(request.query_list)  # $_GET keeps the last of repeated keys
@@ -573,7 +609,11 @@ class WooCommerceSimulator(SimulatorServer):
                     "WooCommerce",
                     now,
                 )
-        self._touch(order, now)
+        if "status" in params or not self.webhooks.silent_rest_edits:
+            self._touch(order, now)
+        else:
+            self._version += 1  # an address- or meta-only edit: real WooCommerce keeps date_modified
+        self.webhooks.fire("order.updated", self._render(order))
 
     def _set_meta(self, order: dict[str, Any], item: dict[str, Any]) -> Any:
         meta = order.setdefault("meta_data", [])
@@ -697,6 +737,7 @@ class WooCommerceSimulator(SimulatorServer):
                 self._version += 1
                 self._next_id = max(self._next_id, order["id"] + 1)
                 ids.append(order["id"])
+                self.webhooks.fire("order.created", self._render(order))
         return ids
 
     def generate_orders(
@@ -744,6 +785,7 @@ class WooCommerceSimulator(SimulatorServer):
                 )
             if "date_modified" not in fields and "date_modified_gmt" not in fields:
                 self._touch(order, self._now())
+            self.webhooks.fire("order.updated", self._render(order))
             return copy.deepcopy(order)
 
     def notes(self, order_id: int) -> list[dict[str, Any]]:
@@ -757,15 +799,19 @@ class WooCommerceSimulator(SimulatorServer):
             return copy.deepcopy(self._writes)
 
     def update_settings(
-        self, *, rest_disabled: bool | None = None, html_mode: bool | None = None
+        self, *, rest_disabled: bool | None = None, html_mode: bool | None = None,
+        plain_permalinks: bool | None = None,
     ) -> dict[str, bool]:
-        """Switch rest_disabled / html_mode; returns the current settings."""
+        """Switch rest_disabled / html_mode / plain_permalinks; returns the current settings."""
         with self.lock:
             if rest_disabled is not None:
                 self.rest_disabled = bool(rest_disabled)
             if html_mode is not None:
                 self.html_mode = bool(html_mode)
-            return {"rest_disabled": self.rest_disabled, "html_mode": self.html_mode}
+            if plain_permalinks is not None:
+                self.plain_permalinks = bool(plain_permalinks)
+            return {"rest_disabled": self.rest_disabled, "html_mode": self.html_mode,
+                    "plain_permalinks": self.plain_permalinks}
 
     # -- HTTP admin API ---------------------------------------------------------------------
 
@@ -808,5 +854,6 @@ class WooCommerceSimulator(SimulatorServer):
             return admin_error(str(exc))
         return Response.json(
             200,
-            self.update_settings(rest_disabled=data.get("rest_disabled"), html_mode=data.get("html_mode")),
+            self.update_settings(rest_disabled=data.get("rest_disabled"), html_mode=data.get("html_mode"),
+                                 plain_permalinks=data.get("plain_permalinks")),
         )

@@ -2,7 +2,8 @@
 
 ``check.py`` sends the requests; this module reads a refused or odd answer to the orders list
 (404, 401/403, a redirect, an HTML page, 5xx) and, where one answer can mean several things, asks
-the shop one more unauthenticated question (the REST index, ``?rest_route=``) to tell them apart.
+the shop one more unauthenticated question to tell them apart: where WordPress announces its REST
+API (the ``Link`` header of its pages), the REST index at the site's root, ``?rest_route=``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from sync_daemon.core import http
 from sync_daemon.core.connection import CheckResult
 from sync_daemon.core.diagnose import html_title, redirect_target
 from sync_daemon.core.redaction import redact, safe_url
+from sync_daemon.core.urls import origin_of
 from sync_daemon.source.settings import WooCommerceSettings
 
 NAME = "woocommerce"  # the shop's settings section, and the name its check reports under
 KEYS_PAGE = "WooCommerce → Settings → Advanced → REST API"  # where the merchant makes and edits API keys
+API_LINK_REL = "https://api.w.org/"  # the Link relation WordPress announces its REST API root with
 HTTP_ADVICE = (
     "use https:// in woocommerce.url: over http:// WooCommerce only accepts OAuth 1.0a, and many hosts "
     "redirect to https (which drops the signature)"
@@ -50,7 +53,7 @@ def _anonymous_get(shop: WooCommerceSettings, url: str) -> requests.Response | N
     """An unauthenticated GET (REST discovery); None when it fails for any reason."""
     session = http.build_session()
     try:
-        return session.get(url, timeout=shop.timeout_seconds, verify=shop.verify_tls)
+        return session.get(url, timeout=shop.timeout_seconds, verify=shop.tls_verify())
     except requests.RequestException:
         return None
     finally:
@@ -64,8 +67,84 @@ def _json_dict(response: requests.Response | None) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _announced_site(response: requests.Response | None) -> tuple[str, bool] | None:
+    """(the WordPress address, True when its REST API needs ?rest_route=) from a page's Link header.
+
+    WordPress announces its REST API root on every page, its 404 page included:
+    ``Link: <https://shop.example.com/wp-json/>; rel="https://api.w.org/"``, or with 'Plain'
+    permalinks ``<https://shop.example.com/?rest_route=/>``. None when the answer has no such link.
+    """
+    link = response.links.get(API_LINK_REL, {}).get("url", "") if response is not None else ""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    root = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    if "rest_route=" in parts.query:
+        return root + path.removesuffix("/index.php"), True
+    if path.endswith("/index.php/wp-json"):  # "PATHINFO" permalinks: as good as Plain for the REST API
+        return root + path.removesuffix("/index.php/wp-json"), True
+    if path.endswith("/wp-json"):
+        return root + path.removesuffix("/wp-json"), False
+    return None
+
+
+def _where_wordpress_is(shop: WooCommerceSettings, response: requests.Response) -> tuple[str, bool] | None:
+    """Where WordPress says it is (address, needs ?rest_route=), asked before blaming the permalinks.
+
+    ``?rest_route=`` answers under any path of a WordPress site, so it cannot tell a wrong path
+    (the shop page's address) from 'Plain' permalinks: the Link header of the 404 page (or of the
+    page at the URL), and failing that the REST index at the site's root, can.
+    """
+    announced = _announced_site(response) or _announced_site(_anonymous_get(shop, f"{shop.url}/"))
+    if announced is not None:
+        return announced
+    root = origin_of(shop.url)
+    if root != shop.url:
+        index = _json_dict(_anonymous_get(shop, f"{root}/wp-json/"))
+        if index is not None and ("namespaces" in index or "routes" in index):
+            return root, False
+    return None
+
+
+def _same_address(site: str, url: str) -> bool:
+    """Host and path alike: a WordPress that calls itself http:// behind an https proxy is still this URL."""
+    first, second = urlsplit(site), urlsplit(url)
+    return (first.netloc.lower(), first.path.rstrip("/")) == (second.netloc.lower(), second.path.rstrip("/"))
+
+
+def _keep_scheme(site: str, url: str) -> str:
+    """The site address with the URL's scheme when they share the host: never suggest going from https to http."""
+    first, second = urlsplit(site), urlsplit(url)
+    return f"{second.scheme}://{first.netloc}{first.path}" if first.netloc.lower() == second.netloc.lower() else site
+
+
+def _woo_wrong_address(shop: WooCommerceSettings, site: str, plain: bool) -> CheckResult:
+    """The URL is not the WordPress address (the shop page's, a subfolder's): name the right one."""
+    url = shop.url
+    extra = url[len(site):] if url.startswith(site + "/") else url
+    said = f"there is no REST API at {url}/wp-json/ (a 404 page): {extra} is not the WordPress address"
+    if plain:
+        return verdict(
+            False,
+            f"{said}; WordPress is at {site}, and its REST API answers only under ?rest_route= because permalinks "
+            "are set to 'Plain'",
+            f"set woocommerce.url to {site}, and in WordPress → Settings → Permalinks choose 'Post name' "
+            "(anything but Plain) and save",
+            http_status=404,
+            suggested_url=site,
+        )
+    return verdict(
+        False,
+        f"{said}; the REST API answers at {site}/wp-json/",
+        f"set woocommerce.url to {site}",
+        http_status=404,
+        suggested_url=site,
+    )
+
+
 def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> CheckResult:
-    """404 on the orders route: REST API off, WooCommerce inactive, plain permalinks or a wrong URL."""
+    """404 on the orders route: REST API off, WooCommerce inactive, a wrong URL or plain permalinks."""
     url = shop.url
     code, _ = rest_error(response)
     if code == "rest_no_route":
@@ -87,10 +166,22 @@ def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> Ch
             "active",
             http_status=404,
         )
-    # Not WordPress's JSON 404: with "Plain" permalinks /wp-json/ is an ordinary (HTML) 404 page, while the
-    # same API still answers under ?rest_route=. An unauthenticated GET of the namespace tells them apart.
-    plain = _json_dict(_anonymous_get(shop, f"{url}/?rest_route=/wc/v3"))
-    if plain is not None and (plain.get("namespace") == "wc/v3" or "routes" in plain):
+    # Not WordPress's JSON 404: /wp-json/ under this URL is an ordinary 404 page. Either the URL is
+    # not the WordPress address, or permalinks are 'Plain' (the API then only answers ?rest_route=).
+    found = _where_wordpress_is(shop, response)
+    if found is not None and not _same_address(found[0], url):
+        return _woo_wrong_address(shop, _keep_scheme(found[0], url), found[1])
+    if found is not None and not found[1]:
+        return verdict(
+            False,
+            f"WordPress announces its REST API at {url}/wp-json/, but that address gives a 404 page: the web "
+            "server does not hand /wp-json/ to WordPress",
+            "in WordPress → Settings → Permalinks click Save (it rewrites .htaccess); on nginx the site needs "
+            "try_files $uri $uri/ /index.php?$args",
+            http_status=404,
+        )
+    plain = found is not None or _answers_rest_route(shop)
+    if plain:
         return verdict(
             False,
             "the REST API only answers under ?rest_route= because permalinks are set to 'Plain' (/wp-json/ gives "
@@ -107,6 +198,12 @@ def _woo_not_found(shop: WooCommerceSettings, response: requests.Response) -> Ch
         "/wp-json; if it is right, set Settings → Permalinks to anything but 'Plain'",
         http_status=404,
     )
+
+
+def _answers_rest_route(shop: WooCommerceSettings) -> bool:
+    """True when WooCommerce's API answers under ``?rest_route=`` (a shop without a Link header)."""
+    plain = _json_dict(_anonymous_get(shop, f"{shop.url}/?rest_route=/wc/v3"))
+    return plain is not None and (plain.get("namespace") == "wc/v3" or "routes" in plain)
 
 
 def _woo_auth(shop: WooCommerceSettings, response: requests.Response) -> CheckResult:

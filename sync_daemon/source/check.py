@@ -12,9 +12,9 @@ from dataclasses import replace
 import requests
 
 from sync_daemon.core.connection import CheckResult, ConnectionSpec, Field
-from sync_daemon.core.diagnose import Finding, network_failure, plain_http, url_path
+from sync_daemon.core.diagnose import Finding, network_failure, plain_http
 from sync_daemon.source.answers import HTTP_ADVICE, KEYS_PAGE, NAME, read_problem, rest_error, verdict
-from sync_daemon.source.settings import WooCommerceSettings
+from sync_daemon.source.settings import WooCommerceSettings, wordpress_address
 from sync_daemon.source.woocommerce import PLATFORM, WooCommerceSource, probe_response
 
 __all__ = [
@@ -49,7 +49,9 @@ def check_woocommerce(shop: WooCommerceSettings, *, needs_write: bool) -> CheckR
     try:
         read = probe_response(source, "get", "orders", params={"per_page": 1})
     except requests.RequestException as error:
-        cause, fix = network_failure(error, shop.url, shop.timeout_seconds, setting="woocommerce.url")
+        cause, fix = network_failure(
+            error, shop.url, shop.timeout_seconds, setting="woocommerce.url", ca_bundle=shop.ca_bundle
+        )
         if http_note:
             fix = f"{fix}; and {HTTP_ADVICE}"
         return verdict(False, cause, fix)
@@ -100,19 +102,18 @@ def _woo_can_write(source: WooCommerceSource) -> bool | str:
 
 def url_findings(shop: WooCommerceSettings) -> list[Finding]:
     """A shop URL pointing into WordPress (``/wp-json``, ``/wp-admin`` …) instead of being the site address."""
-    url = shop.url
-    path = url_path(url)
-    for marker in ("/wp-json", "/wp-admin", "/wp-login.php", "/index.php"):
-        if marker in path:
-            site = url.split(marker, 1)[0]
-            return [
-                Finding(
-                    "woocommerce.url",
-                    f"points into WordPress ({marker}…) instead of being the site address",
-                    f"set woocommerce.url = \"{site}\" (the daemon adds /wp-json/wc/v3 itself)",
-                )
-            ]
-    return []
+    pointer = wordpress_address(shop.url)
+    if pointer is None:
+        return []
+    what, site = pointer
+    return [
+        Finding(
+            "woocommerce.url",
+            f"{what} instead of being the site address",
+            f"set woocommerce.url = \"{site}\" (the daemon adds /wp-json/wc/v3 itself)",
+            suggestion=site,
+        )
+    ]
 
 
 SHOP_CONNECTION = ConnectionSpec(

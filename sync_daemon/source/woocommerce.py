@@ -1,4 +1,4 @@
-"""The source: WooCommerce's REST API (wc/v3) through the official ``woocommerce`` client.
+"""The source: WooCommerce's REST API (wc/v3), signed as the official ``woocommerce`` client signs it.
 
 Incremental reading uses ``modified_after`` (a plain UTC timestamp with ``dates_are_gmt=true``:
 a ``Z`` suffix together with that flag would silently shift the window by the store's UTC
@@ -13,8 +13,15 @@ window never skips. Only when a whole page shares one second does it step to the
 number within the same window, following ``X-WP-TotalPages``. Orders read twice are harmless:
 the ledger dedupes on id + ``date_modified_gmt``.
 
-The client has no session and no retries; each call is one request, and a failed poll is
-simply retried on the next one.
+Requests go out over one keep-alive session (``transport.py``: Basic auth over https, OAuth 1.0a
+signed URLs over http, as the official client does), without retries: a failed poll is simply
+retried on the next one.
+
+Order reads ask for the fields the daemon uses only (``_fields``, honoured by WordPress since 4.9.8):
+a fraction of the bytes to send, receive and parse. A shop that ignores ``_fields`` answers whole
+orders, which is fine. One that leaves out a field the daemon needs (a plugin rewriting answers)
+would make wrong payloads: an answer lacking a needed key is read again whole, and when the whole
+answer has what the trimmed one lacked, the source reads whole orders from then on.
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from woocommerce import API
+import structlog
 
-from sync_daemon import __version__
 from sync_daemon.core import http
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError
+from sync_daemon.source.transport import ShopTransport
 
 if TYPE_CHECKING:
     import requests
@@ -35,6 +42,38 @@ if TYPE_CHECKING:
     from sync_daemon.source.settings import WooCommerceSettings
 
 PLATFORM = "WooCommerce"
+log = structlog.get_logger("sync_daemon.source")
+
+# Every top-level order key the daemon reads: the order model (core.order ``Order.from_wc``, which
+# platform mappings and ShopBack's extra_fields — order fields, billing./shipping.<field>,
+# meta:<key> — see orders through), the ledger's dedupe key (``date_modified_gmt``) and the engine
+# (``id``, ``number``, ``status``). tests/test_woocommerce_fields.py fails when a key read is missing.
+ORDER_FIELDS = (
+    "id",
+    "number",
+    "status",
+    "currency",
+    "date_created_gmt",
+    "date_modified_gmt",
+    "total",
+    "total_tax",
+    "shipping_total",
+    "shipping_tax",
+    "discount_total",
+    "prices_include_tax",
+    "billing",
+    "shipping",
+    "payment_method",
+    "payment_method_title",
+    "customer_note",
+    "line_items",
+    "fee_lines",
+    "coupon_lines",
+    "shipping_lines",
+    "refunds",
+    "meta_data",
+)
+FIELDS_PARAM = ",".join(ORDER_FIELDS)
 
 
 def format_gmt(moment: datetime) -> str:
@@ -54,22 +93,41 @@ class WooCommerceSource:
 
     def __init__(self, settings: WooCommerceSettings) -> None:
         self.settings = settings
-        self.api = API(
-            url=settings.url,
-            consumer_key=settings.consumer_key.get_secret_value(),
-            consumer_secret=settings.consumer_secret.get_secret_value(),
-            version="wc/v3",
-            timeout=settings.timeout_seconds,
-            verify_ssl=settings.verify_tls,
-            user_agent=f"sync-daemon/{__version__}",
-        )
+        self.transport = ShopTransport(settings, platform=PLATFORM)
+        self.trims_fields = True  # False once the shop was seen leaving out a field asked for
 
-    def _request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
-        url = f"{self.settings.url}/wp-json/wc/v3/{endpoint}"
-        with http.network_errors(PLATFORM, url, self.settings.timeout_seconds):
-            response = getattr(self.api, method)(endpoint, **kwargs)
+    def close(self) -> None:
+        """Close the keep-alive connections."""
+        self.transport.close()
+
+    def _request(
+        self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, data: Any = None
+    ) -> requests.Response:
+        response = self.transport.send(method, endpoint, params=params, data=data)
         self._raise_for_status(response)
         return response
+
+    def _read_orders(self, endpoint: str, params: dict[str, Any]) -> tuple[requests.Response, Any]:
+        """(answer, decoded body) of an order read, trimmed to ``ORDER_FIELDS`` while the shop honours it."""
+        if not self.trims_fields:
+            response = self._request("get", endpoint, params=params)
+            return response, http.json_body(response)
+        response = self._request("get", endpoint, params={**params, "_fields": FIELDS_PARAM})
+        body = http.json_body(response)
+        if not any(_lacking(order) for order in _orders_of(body)):
+            return response, body
+        # A needed key is missing: the order may really lack it, or the shop left it out. Only the
+        # whole answer tells; it is the one used either way.
+        whole_response = self._request("get", endpoint, params=params)
+        whole = http.json_body(whole_response)
+        dropped = _dropped(body, whole)
+        if dropped:
+            self.trims_fields = False
+            log.warning(
+                "the shop leaves out order fields asked for with _fields; reading whole orders from now on",
+                fields=sorted(dropped),
+            )
+        return whole_response, whole
 
     def _raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code
@@ -116,8 +174,7 @@ class WooCommerceSource:
         window_start = modified_after
         page = 1
         while True:
-            response = self._request("get", "orders", params=self._list_params(window_start, page))
-            orders = http.json_body(response)
+            response, orders = self._read_orders("orders", self._list_params(window_start, page))
             if not isinstance(orders, list):
                 raise RetryableError(f"{PLATFORM}: the orders list is not a JSON list")
             yield orders
@@ -135,10 +192,21 @@ class WooCommerceSource:
 
     def get_order(self, order_id: int) -> dict[str, Any]:
         """One order by id; a missing order raises PermanentError."""
-        body = http.json_body(self._request("get", f"orders/{int(order_id)}"))
+        _, body = self._read_orders(f"orders/{int(order_id)}", {})
         if not isinstance(body, dict):
             raise RetryableError(f"{PLATFORM}: order {order_id} is not a JSON object")
         return body
+
+    def get_orders(self, order_ids: list[int]) -> list[dict[str, Any]]:
+        """Up to 100 orders by id in one request (``include=``); ids the shop does not have are left out."""
+        ids = sorted({int(order_id) for order_id in order_ids})[:100]
+        if not ids:
+            return []
+        params = {"include": ",".join(map(str, ids)), "per_page": 100, "orderby": "include", "order": "asc"}
+        _, body = self._read_orders("orders", params)
+        if not isinstance(body, list):
+            raise RetryableError(f"{PLATFORM}: the orders list is not a JSON list")
+        return [raw for raw in body if isinstance(raw, dict)]
 
     def update_order(self, order_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """PUT changes (status, meta_data) to an order."""
@@ -165,6 +233,33 @@ class WooCommerceSource:
         return self._request("get", "orders", params={"per_page": 1})
 
 
+def _orders_of(body: Any) -> list[dict[str, Any]]:
+    """The orders of a list or single-order answer (anything else: none)."""
+    if isinstance(body, dict):
+        return [body]
+    return [order for order in body if isinstance(order, dict)] if isinstance(body, list) else []
+
+
+def _lacking(order: dict[str, Any]) -> set[str]:
+    """The needed keys an order's answer does not have."""
+    return {key for key in ORDER_FIELDS if key not in order}
+
+
+def _dropped(trimmed: Any, whole: Any) -> set[str]:
+    """Needed keys the trimmed answer left out while the whole answer has them for the same order."""
+    whole_by_id = {order.get("id"): order for order in _orders_of(whole)}
+    dropped: set[str] = set()
+    for order in _orders_of(trimmed):
+        lacking = _lacking(order)
+        if not lacking:
+            continue
+        if "id" not in order:  # nothing to pair it with: any whole order having the key tells
+            dropped |= {key for key in lacking if any(key in other for other in whole_by_id.values())}
+        elif order["id"] in whole_by_id:  # (an order edited between the reads may have moved away)
+            dropped |= {key for key in lacking if key in whole_by_id[order["id"]]}
+    return dropped
+
+
 def _modified(order: Any) -> datetime | None:
     value = order.get("date_modified_gmt") if isinstance(order, dict) else None
     if not isinstance(value, str):
@@ -186,4 +281,4 @@ def probe_response(source: WooCommerceSource, method: str, endpoint: str, **kwar
     translated either, so the caller can tell TLS problems, DNS failures and timeouts apart.
     ``put`` needs ``data=``; ``get`` takes ``params=``.
     """
-    return getattr(source.api, method)(endpoint, allow_redirects=False, **kwargs)
+    return source.transport.send_raw(method, endpoint, allow_redirects=False, **kwargs)

@@ -43,6 +43,34 @@ def state(ledger, order_id=1, dest="a"):
     return ledger.delivery(order_id, dest)["state"]
 
 
+DAY = 86400.0
+OLD = NOW - 100 * DAY  # outside a 90-day retention window
+CUTOFF = NOW - 90 * DAY
+OPEN = ("pending", "on-hold", "processing")
+
+
+def finished(ledger, order_id, kind="delivered", status="completed", at=OLD, dests=("a", "b"), **extra):
+    """An order recorded and sent at ``at``, each of ``dests`` ending ``kind``, last seen in ``status``."""
+    mapped = [Mapped(dest, {"id": str(order_id)}) for dest in dests]
+    ledger.ingest([IngestItem(order_id, str(order_id), f"m{order_id}", status, mapped, **extra)], now=at)
+    for dest in dests:
+        due = [d for d in ledger.due(dest, now=at, limit=1000) if d.order_id == order_id]
+        ledger.mark_sending(due, now=at)
+        ledger.record([POLICY.stamp(Outcome(d.order_id, dest, kind, d.operation, payload_hash=d.payload_hash,
+                                            message=None if kind == "delivered" else "HTTP 422", max_attempts=1),
+                                    attempts_before=d.attempts) for d in due], now=at)
+
+
+def prune_all(ledger, older_than=CUTOFF, open_statuses=OPEN, limit=500):
+    """Batches until one comes back short, as the daemon runs them; the sum of what they removed."""
+    removed = []
+    while True:
+        batch = ledger.prune_batch(older_than=older_than, open_statuses=open_statuses, limit=limit)
+        removed.append(batch.orders)
+        if batch.orders < limit:
+            return removed
+
+
 class LedgerContract:
     """Tests every ledger backend passes; subclasses provide ``make_ledger``."""
 
@@ -290,3 +318,109 @@ class LedgerContract:
             assert again.summary()["orders_seen"] == 2
         finally:
             again.close()
+
+    # -- retention ------------------------------------------------------------------------
+
+    def test_old_finished_orders_go_whole_with_their_attempts_tracking_and_writebacks(self, ledger):
+        finished(ledger, 1, tracking_id="T-1")
+        ledger.record_tracking(1, shipment_status="delivered", exception_status=None, carrier=None,
+                               tracking_number=None, done=True, now=OLD)
+        ledger.record_writeback(1, [{"source": "t", "remote_status": "delivered", "action": "status x → y"}],
+                                written_status="completed", now=OLD)
+        finished(ledger, 2, kind="rejected")
+        finished(ledger, 3, kind="retry")  # max_attempts=1: dead at once
+        assert state(ledger, 3) == "dead"
+        skipped = IngestItem(4, "4", "m4", "cancelled", [Mapped("a", None, rejection="no click id", skipped=True)])
+        ledger.ingest([skipped], now=OLD)
+        preview = ledger.prune_preview(older_than=CUTOFF, open_statuses=OPEN)
+        assert preview.orders == 4 and preview.deliveries == {"delivered": 2, "rejected": 2, "dead": 2, "skipped": 1}
+        assert (preview.attempts, preview.tracking, preview.writebacks) == (6, 1, 1)
+        assert ledger.order_history(1) is not None  # a preview removes nothing
+        removed = ledger.prune_batch(older_than=CUTOFF, open_statuses=OPEN, limit=500)
+        assert removed.as_dict() == preview.as_dict()
+        for order_id in (1, 2, 3, 4):
+            assert ledger.order_history(order_id) is None
+        summary = ledger.summary()
+        assert (summary["orders_seen"], summary["counts"], summary["pruned_orders"]) == (0, {}, 4)
+        assert ledger.writeback_candidates(delivery_sources=["a"], tracking_sources=["t"]) == []
+
+    def test_nothing_unfinished_open_or_recent_is_pruned(self, ledger):
+        ledger.ingest([IngestItem(1, "1", "m1", "completed", [Mapped("a", {"id": "1"})])], now=OLD)  # pending
+        ledger.ingest([IngestItem(2, "2", "m2", "completed", [Mapped("a", {"id": "2"})])], now=OLD)
+        ledger.mark_sending(ledger.due("a", now=OLD, limit=10)[1:], now=OLD)  # order 2 sending
+        finished(ledger, 3, kind="retry", dests=("a",))
+        ledger.record([POLICY.stamp(Outcome(3, "a", "retry", "create", message="503"), attempts_before=0)], now=OLD)
+        finished(ledger, 4, status="processing")  # all delivered, but the order is still open in the shop
+        finished(ledger, 5, status="shipped")  # open for this shop: a status it syncs
+        finished(ledger, 6, at=NOW - 10 * DAY)  # finished recently
+        finished(ledger, 7)  # old, but a platform's status was written back lately
+        ledger.record_writeback(7, [{"source": "t", "remote_status": "done", "action": "noted", "note": "n"}],
+                                written_status=None, now=NOW - DAY)
+        finished(ledger, 8, tracking_id="T-8")  # old, but its shipment is still being followed
+        ledger.record_tracking(8, shipment_status="in_transit", exception_status=None, carrier=None,
+                               tracking_number=None, done=False, now=NOW - DAY)
+        finished(ledger, 9)  # delivered long ago, read again from the shop lately
+        ledger.ingest([IngestItem(9, "9", "m9", "completed", [Mapped("a", {"id": "9"}), Mapped("b", {"id": "9"})])],
+                      now=NOW - DAY)
+        finished(ledger, 10, dests=("a",))  # one row final, one still to send: the order stays whole
+        ledger.ingest([IngestItem(10, "10", "m10b", "completed", [Mapped("a", {"id": "10"}), Mapped("b", {"x": 1})])],
+                      now=OLD)
+        finished(ledger, 11)  # the only one that goes
+        assert state(ledger, 3) == "retrying" and state(ledger, 2) == "sending" and state(ledger, 10, "b") == "pending"
+        assert ledger.prune_preview(older_than=CUTOFF, open_statuses=(*OPEN, "shipped")).orders == 1
+        assert prune_all(ledger, open_statuses=(*OPEN, "shipped")) == [1]
+        kept = [order_id for order_id in range(1, 12) if ledger.order_history(order_id) is not None]
+        assert kept == list(range(1, 11))
+
+    def test_the_cursor_meta_and_pauses_are_never_pruned(self, ledger):
+        ledger.set_cursor(datetime(2026, 1, 1, tzinfo=UTC))
+        ledger.set_meta(last_poll_result="ok")
+        ledger.note_fingerprint("a", "one", now=OLD)
+        ledger.pause_destination("a", kind="auth", reason="401", until=NOW + 3600, now=OLD)
+        finished(ledger, 1)
+        assert prune_all(ledger) == [1]
+        assert ledger.get_cursor() == datetime(2026, 1, 1, tzinfo=UTC)
+        assert ledger.get_meta("last_poll_result") == "ok"
+        assert ledger.destination("a")["pause_kind"] == "auth"
+        assert ledger.note_fingerprint("a", "one", now=NOW) is False  # the fingerprint is still known
+
+    def test_batches_are_bounded_and_the_next_one_goes_on(self, ledger):
+        for order_id in range(1, 8):
+            finished(ledger, order_id, dests=("a",))
+        assert prune_all(ledger, limit=3) == [3, 3, 1]
+        assert ledger.summary()["orders_seen"] == 0
+        assert ledger.summary()["pruned_orders"] == 7
+
+    def test_a_pruned_order_read_again_is_a_new_order(self, ledger):
+        # Why only closed orders go: read again in a status that is synced, it would be sent again.
+        finished(ledger, 1, dests=("a",))
+        prune_all(ledger)
+        assert ledger.known_orders([1]) == {}
+        assert ledger.ingest([item(1)], now=NOW)["new"] == 1
+
+    def test_summary_reports_only_a_pause_still_in_force(self, ledger):
+        ledger.pause_destination("a", kind="throttled", reason="rate limited (429); waiting 2 s", until=NOW + 2,
+                                 now=NOW)
+        during = ledger.summary(now=NOW + 1)["destinations"]["a"]
+        assert (during["paused"], during["pause_kind"], during["paused_until"]) == (True, "throttled", NOW + 2)
+        after = ledger.summary(now=NOW + 3)["destinations"]["a"]
+        assert (after["paused"], after["pause_kind"], after["pause_reason"], after["paused_until"]) == (
+            False, None, None, None)
+        assert after["last_error"] == "rate limited (429); waiting 2 s"  # what happened stays, as the last error
+        assert ledger.destination("a")["pause_kind"] == "throttled"  # the record itself is left to the engine
+
+    def test_summary_counts_only_write_backs_that_changed_the_order(self, ledger):
+        for order_id in (1, 2, 3):
+            ledger.ingest([item(order_id)], now=NOW)
+        ledger.record_writeback(1, [{"source": "repo", "remote_status": "new", "action": "nothing to do",
+                                     "note": None}], written_status=None, now=NOW)
+        ledger.record_writeback(2, [{"source": "repo", "remote_status": "done", "action": "status processing →"
+                                     " completed", "note": None}], written_status="completed", now=NOW)
+        ledger.record_writeback(3, [{"source": "t", "remote_status": "in_transit", "action": "noted",
+                                     "note": "Tracktor: in_transit"}], written_status=None, now=NOW)
+        ledger.record_writeback(3, [{"source": "t", "remote_status": "picked", "action": "noted", "note": None}],
+                                written_status=None, now=NOW)  # notes switched off: nothing was written
+        ledger.record_writeback(3, [{"source": "t", "remote_status": "x", "action": "noted", "changed": True}],
+                                written_status=None, now=NOW)  # meta written, as the writer says
+        assert ledger.summary()["writebacks"] == 3
+        assert len(ledger.writeback_history(1)) == 1  # "nothing to do" is still remembered

@@ -92,6 +92,33 @@ def run_cli_with_stdin(*args, config, stdin: str):
     return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, cwd=ROOT, env=cli_env())
 
 
+def test_a_shop_page_address_is_named_and_connect_offers_the_site_address(tmp_path, woocommerce, gotrack):
+    # The shop page's address: WordPress answers ?rest_route= under it too, so it once read as "Plain
+    # permalinks"; the simulator's pages carry WordPress's Link header to the real REST API root.
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack,
+                          **{"woocommerce.url": f'"{woocommerce.url}/shop"'})
+    result = run_cli("test-connection", "woocommerce", config=config)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.strip() == (
+        f"woocommerce  FAILED  there is no REST API at {woocommerce.url}/shop/wp-json/ (a 404 page): /shop is not "
+        f"the WordPress address; the REST API answers at {woocommerce.url}/wp-json/ — set woocommerce.url to "
+        f"{woocommerce.url}"
+    )
+    assert "Plain" not in result.stdout
+
+    # A script is told the corrected address and nothing is saved; with it, the connection is saved.
+    before = config.read_text()
+    scripted = run_cli_with_stdin("connect", "woocommerce", "--endpoint", f"{woocommerce.url}/shop", config=config,
+                                  stdin="\n\n")
+    assert scripted.returncode == 1, scripted.stdout + scripted.stderr
+    assert f"to use it: sync-daemon connect woocommerce --endpoint {woocommerce.url}" in scripted.stderr
+    assert config.read_text() == before
+    saved = run_cli_with_stdin("connect", "woocommerce", "--endpoint", woocommerce.url, config=config, stdin="\n\n")
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert run_cli("test-connection", "woocommerce", config=config).returncode == 0
+    assert admin(woocommerce, "writes") == {"writes": []}
+
+
 def gotrack_status(config):
     result = run_cli("status", "--json", config=config)
     return json.loads(result.stdout)["destinations"].get("gotrack", {}) if result.returncode == 0 else {}

@@ -179,15 +179,18 @@ def test_done_in_orderrepo_completes_the_woocommerce_order_once(tmp_path, woocom
         assert wait_until(lambda: len(repo_ids(orderrepo)) == 2, timeout=20)
         orderrepo.set_order_status("4800", "done")
         assert wait_until(lambda: woocommerce.get_order(4800)["status"] == "completed", timeout=20)
+        # The daemon's own status write reaches OrderRepo's "WooCommerce status" once, as an update.
+        assert wait_until(lambda: orderrepo.order("4800")["update_requests"] == 1, timeout=20)
         passes = lambda: len([x for x in daemon.log_lines() if x.get("event") == "pass finished"])  # noqa: E731
         seen = passes()
         assert wait_until(lambda: passes() >= seen + 3, timeout=20)
+        assert orderrepo.order("4800")["update_requests"] == 1  # not again at every pass
         # Staff reopen it; a later remote status must not fight them.
         woocommerce.edit_order(4800, status="processing")
         orderrepo.set_order_status("4800", "cancelled")
         assert wait_until(lambda: any("OrderRepo: cancelled" in n["note"] for n in woocommerce.notes(4800)), 20)
         # The staff's reopening is a real edit: it goes out once as an update.
-        assert wait_until(lambda: orderrepo.order("4800")["update_requests"] == 1, timeout=20)
+        assert wait_until(lambda: orderrepo.order("4800")["update_requests"] == 2, timeout=20)
     finally:
         assert daemon.stop() == 0
     notes = [note["note"] for note in woocommerce.notes(4800) if note["note"].startswith("OrderRepo")]
@@ -196,6 +199,9 @@ def test_done_in_orderrepo_completes_the_woocommerce_order_once(tmp_path, woocom
     assert woocommerce.get_order(4801)["status"] == "processing"  # untouched
     assert woocommerce.notes(4801) == []  # OrderRepo's initial "new" is not news
     stored = orderrepo.order("4800")
-    assert stored["update_requests"] == 1  # only the staff's own reopening went out, not the daemon's write
+    assert stored["update_requests"] == 2  # the daemon's status write and the staff's reopening, each once
+    shown = [pair["value"] for payload in stored["payloads"][1:] for pair in payload["data"]
+             if pair["name"] == "WooCommerce status"]
+    assert shown == ["completed", "processing"]
     history = run_cli("status", "4800", config=config).stdout
     assert "staff changed it" in history

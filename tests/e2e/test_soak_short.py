@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from bench.soak import PLATFORMS, SoakResult, report, run_soak, verdicts
+from bench.soak import CONCURRENCY, PLATFORMS, SoakResult, report, run_soak, verdicts
 
 
 def test_short_soak_loses_nothing_and_creates_nothing_twice(tmp_path):
@@ -24,6 +24,9 @@ def test_short_soak_loses_nothing_and_creates_nothing_twice(tmp_path):
             assert fired.get(kind, 0) > 0, f"{platform}: no {kind} fault fired\n{text}"
         assert sum(result.held[platform].values()) == 300, text
         assert set(result.held[platform].values()) == {1}, text
+        for kill in result.kills:
+            # Every outcome is recorded as it comes back: a kill sends again at most what was out.
+            assert kill.resent[platform] <= kill.in_flight[platform] <= CONCURRENCY, text
 
 
 def _result(held_gotrack: Counter[str]) -> SoakResult:

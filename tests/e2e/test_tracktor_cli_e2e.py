@@ -105,3 +105,21 @@ def test_wrong_uuid_and_wrong_key(tmp_path, tracktor):
     tracktor.api_key = "trk_e2e_rotated_key_000000000000"
     config = write_config(tmp_path / "config.toml", tracktor)
     assert_one_clear_line(cli("webhooks", "list", config=config), 1, "check tracktor.api_key")
+
+
+def test_a_webhook_can_point_at_the_listener_with_its_token_masked(tmp_path, tracktor):
+    config = write_config(tmp_path / "config.toml", tracktor)
+    missing = cli("webhooks", "create", "order/all", "--to-listener", config=config)
+    assert_one_clear_line(missing, 2, "server.public_url: required")
+    assert "server.tracktor_secret: required" in missing.stderr and tracktor.stats()["total"] == 0
+
+    token = "trk-listener-token-7f3a9c2e5b1d4e6f"
+    with config.open("a") as handle:
+        handle.write(f'[server]\npublic_url = "https://sync.shop.example.com/"\ntracktor_secret = "{token}"\n')
+    created = cli("webhooks", "create", "order/all", "--to-listener", config=config)
+    assert created.returncode == 0, created.stderr
+    (webhook,) = tracktor.webhooks()
+    assert webhook["address"] == f"https://sync.shop.example.com/webhooks/tracktor/{token}"
+    assert token not in created.stdout + created.stderr  # the token is a secret: masked when shown
+    both = cli("webhooks", "create", "order/all", "https://x.example.com/h", "--to-listener", config=config)
+    assert both.returncode == 2 and "give either URL or --to-listener" in both.stderr

@@ -91,3 +91,41 @@ def test_writeback_dry_run_shows_and_changes_nothing(tmp_path, woocommerce, trac
     applied = run_cli("writeback", config=config)
     assert "order 9700: wrote: status processing → completed" in applied.stdout
     assert woocommerce.get_order(9700)["status"] == "completed"
+
+
+def test_delivered_reaches_orderrepo_once_and_shipment_notes_do_not(tmp_path, woocommerce, gotrack, orderrepo,
+                                                                     tracktor):
+    """Tracktor said delivered → the daemon completed the order: OrderRepo's "WooCommerce status" follows
+    with exactly one update; the notes and meta of the earlier steps send nothing; GoTrack (no update
+    API) hears nothing more."""
+    woocommerce.add_orders(generate_orders(1, seed=24, start_id=9800))
+    tracktor.add_order("9800", fulfillments=[{"carrier": "Pathao", "tracking_number": "PX9800",
+                                              "shipment_status": "order_ready"}])
+    credentials = tracktor.credentials
+    config = write_config(
+        tmp_path / "config.toml", woocommerce, gotrack, orderrepo,
+        **{"tracktor.enabled": "true", "tracktor.base_url": f'"{credentials["base_url"]}"',
+           "tracktor.uuid": f'"{credentials["uuid"]}"', "tracktor.api_key": f'"{credentials["api_key"]}"',
+           "tracktor.order_id_source": '"order_id"', "tracktor.poll_interval_seconds": "1",
+           "writeback.interval_seconds": "1"},
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    passes = lambda: len([x for x in daemon.log_lines() if x.get("event") == "pass finished"])  # noqa: E731
+    try:
+        assert wait_until(lambda: len(tracktor_notes(woocommerce, 9800)) == 1, timeout=20)
+        tracktor.advance("9800", "in_transit")
+        assert wait_until(lambda: len(tracktor_notes(woocommerce, 9800)) == 2, timeout=20)
+        seen = passes()
+        assert wait_until(lambda: passes() >= seen + 3, timeout=20)
+        assert orderrepo.order("9800")["update_requests"] == 0  # notes and meta only: nothing to tell
+        tracktor.advance("9800", "delivered")
+        assert wait_until(lambda: orderrepo.order("9800")["update_requests"] == 1, timeout=20)
+        seen = passes()
+        assert wait_until(lambda: passes() >= seen + 3, timeout=20)
+    finally:
+        assert daemon.stop() == 0
+    stored = orderrepo.order("9800")
+    assert stored["update_requests"] == 1 and stored["track_requests"] == 1
+    assert {"name": "WooCommerce status", "value": "completed"} in stored["payload"]["data"]
+    assert woocommerce.get_order(9800)["status"] == "completed"
+    assert [order["requests"] for order in gotrack.orders()] == [1]

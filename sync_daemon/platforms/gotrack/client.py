@@ -34,9 +34,11 @@ class GoTrackDestination:
         self.settings = settings
         self.concurrency = settings.concurrency
         self.endpoint = settings.endpoint
+        self.gate = http.SendGate()  # closed by a 429 for every worker thread at once
         auth = HTTPBasicAuth(settings.api_key.get_secret_value(), settings.api_secret.get_secret_value())
         self.session = http.build_session(
-            headers={"Content-Type": "application/json"}, auth=auth, pool_size=settings.concurrency
+            headers={"Content-Type": "application/json"}, auth=auth, pool_size=settings.concurrency,
+            ca_bundle=settings.ca_bundle,
         )
 
     def map_order(self, order: Order) -> MappingResult:
@@ -46,7 +48,8 @@ class GoTrackDestination:
     def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
         """POST the order; a replay of a known external_order_id answers 200 idempotent."""
         response = http.send(
-            self.session, "POST", self.endpoint, platform=PLATFORM, timeout=self.settings.timeout_seconds, json=payload
+            self.session, "POST", self.endpoint, platform=PLATFORM, timeout=self.settings.timeout_seconds, json=payload,
+            gate=self.gate,
         )
         self._raise_for_status(response)
         body = http.json_body(response)

@@ -74,9 +74,11 @@ class OrderRepoClient:
     def __init__(self, settings: OrderRepoSettings, origin: str) -> None:
         self.settings = settings
         self.origin = origin
+        self.gate = http.SendGate()  # closed by a 429 for every worker thread at once
         self.session = http.build_session(
             headers={"Content-Type": "application/json", "X-API-KEY": settings.api_key.get_secret_value()},
             pool_size=settings.concurrency,
+            ca_bundle=settings.ca_bundle,
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -88,6 +90,7 @@ class OrderRepoClient:
             f"{self.settings.base_url}{path}",
             platform=PLATFORM,
             timeout=self.settings.timeout_seconds,
+            gate=self.gate,
             headers=headers,
             **kwargs,
         )

@@ -37,9 +37,12 @@ class ShopBackDestination:
         self.settings = settings
         self.concurrency = settings.concurrency
         self.endpoint = settings.endpoint
+        self.gate = http.SendGate()  # closed by a 429 for every worker thread at once
         self._token = settings.security_token.get_secret_value()
         redaction.register(self._token)  # also done by load_settings; here for settings built in code
-        self.session = http.build_session(headers={"Accept": "text/plain, */*"}, pool_size=settings.concurrency)
+        self.session = http.build_session(
+            headers={"Accept": "text/plain, */*"}, pool_size=settings.concurrency, ca_bundle=settings.ca_bundle
+        )
 
     def map_order(self, order: Order) -> MappingResult:
         """ShopBack's query parameters (pure; see ``map_order``)."""
@@ -54,7 +57,8 @@ class ShopBackDestination:
         params["security_token"] = self._token
         url = f"{self.endpoint}?{query_string(params)}"
         response = http.send(
-            self.session, "GET", url, platform=PLATFORM, timeout=self.settings.timeout_seconds, allow_redirects=False
+            self.session, "GET", url, platform=PLATFORM, timeout=self.settings.timeout_seconds, allow_redirects=False,
+            gate=self.gate,
         )
         self._raise_for_status(response)
         transaction_id = str(payload["transaction_id"])

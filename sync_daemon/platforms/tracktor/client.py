@@ -153,7 +153,7 @@ class TracktorClient:
         headers = {"Content-Type": "application/json"}
         if not self.problems:
             headers["x-api-key"] = key
-        self.session = http.build_session(headers=headers, pool_size=2)
+        self.session = http.build_session(headers=headers, pool_size=2, ca_bundle=settings.ca_bundle)
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ class TracktorSettings(PlatformSettings):
     order_id_source: Literal["meta", "order_id"] = "meta"
     order_id_meta_key: str = "_tracktor_order_id"
     poll_interval_seconds: float = Field(default=600, ge=1)
+    # With a Tracktor webhook pointing at the listener ([server] tracktor_secret), each webhook triggers a
+    # tracking read at once and the schedule drops to this slow backstop.
+    webhooks_active: bool = False
+    webhook_backstop_interval_seconds: float = Field(default=21600, ge=1)
     # Stop asking about an order this many days after it was first seen (delivered ones stop at once).
     track_days: float = Field(default=30, gt=0)
     timeout_seconds: float = Field(default=15, gt=0, le=300)

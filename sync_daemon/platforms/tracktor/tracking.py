@@ -40,7 +40,9 @@ class TracktorTracking:
 
     def __init__(self, settings: TracktorSettings) -> None:
         self.settings = settings
-        self.interval_seconds = settings.poll_interval_seconds
+        self.interval_seconds = (
+            settings.webhook_backstop_interval_seconds if settings.webhooks_active else settings.poll_interval_seconds
+        )
         self.client = TracktorClient(settings)
 
     def tracking_id(self, order: Order) -> str | None:

@@ -1,0 +1,167 @@
+"""Being told, not only asking: the listener, its hints, the reconcile sweep and the metrics, for the runner.
+
+The runner owns the schedule; this module gives it the pieces. Hints from the listener wake a
+one-shot job on the scheduler's single worker thread (the same thread as every pass), so the
+ledger keeps exactly one writer and a hint waits behind a running pass rather than beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from sync_daemon.config import Settings
+from sync_daemon.core.errors import SyncError
+from sync_daemon.core.redaction import redact
+from sync_daemon.engine.reconcile import reread_orders, sweep
+from sync_daemon.engine.sync import Engine
+from sync_daemon.service.health import Health
+from sync_daemon.service.hints import HintBox
+from sync_daemon.service.listener import Listener, ListenerApp, Routes
+from sync_daemon.service.metrics import Metrics
+from sync_daemon.source import webhook_admin
+
+log = structlog.get_logger("sync_daemon.intake")
+RECONCILE_JOB = "reconcile"
+LEDGER_FILE = "ledger.sqlite3"
+
+Guarded = Callable[[str, Callable[[Engine], Any]], None]
+
+
+class Intake:
+    """Hints, metrics and (when enabled) the listener of one daemon."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ledger_path = settings.resolved_state_dir() / LEDGER_FILE
+        self.metrics = Metrics(self.ledger_path)
+        self.hints = HintBox(self._wake)
+        self.tracktor_hints = HintBox(self._wake_tracking)
+        self._add_job: Callable[..., Any] | None = None
+        self._guarded: Guarded | None = None
+        self._tracking_jobs: Callable[[], None] = lambda: None
+        self.listener: Listener | None = None
+        self._polls = 0
+        if settings.server.enabled:
+            # Bound now, before the ledger is opened: a port in use is a clear error (exit 2) at start.
+            health = Health(self.ledger_path, lambda: self.settings.poll_interval_seconds,
+                            lambda: self.metrics.last_success_at)
+            routes = Routes(lambda: self.settings.server, self.hints, self.metrics, health, self.tracktor_hints)
+            self.listener = Listener(ListenerApp(routes), settings.server)
+
+    def start(self, add_job: Callable[..., Any], guarded: Guarded, pull_tracking: Callable[[], None]) -> None:
+        """Start serving; ``add_job`` queues a function on the scheduler, ``guarded`` runs one under the lock."""
+        self._add_job, self._guarded, self._tracking_jobs = add_job, guarded, pull_tracking
+        if self.listener is not None:
+            self.listener.start()
+
+    def stop(self) -> None:
+        """Stop the listener (hints not read yet are left to the next start's poll and sweep)."""
+        if self.listener is not None:
+            self.listener.stop()
+
+    # -- hints ---------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        self._queue(self._read_hints, "hints")
+
+    def _wake_tracking(self) -> None:
+        self._queue(self._pull_tracking, "tracking-hint")
+
+    def _queue(self, function: Callable[[], None], name: str) -> None:
+        if self._add_job is None:
+            return  # not started yet: the first poll comes at once anyway
+        try:
+            self._add_job(function, name=name)
+        except Exception:  # noqa: BLE001 - the scheduler is shutting down; the hint waits for the next start
+            log.debug("hint not scheduled: the daemon is stopping")
+
+    def _read_hints(self) -> None:
+        ids = self.hints.take()
+        if ids and self._guarded is not None:
+            self._guarded("webhook hints", lambda engine: self._count(reread_orders(engine, ids, reason="webhook"),
+                                                                       "webhook"))
+
+    def _pull_tracking(self) -> None:
+        self.tracktor_hints.take()
+        self._tracking_jobs()
+
+    # -- the sweep -----------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """One reconcile sweep (a scheduled job)."""
+        if self._guarded is not None:
+            self._guarded("reconcile sweep", lambda engine: self._count(sweep(engine), "reconcile"))
+
+    def _count(self, result: Any, reason: str) -> None:
+        summary = result.summary
+        if summary is None:
+            return
+        self.metrics.rereads.labels(reason, "changed").inc(summary.changed)
+        self.metrics.rereads.labels(reason, "new").inc(summary.new)
+        self.metrics.rereads.labels(reason, "unchanged").inc(summary.unchanged)
+        if reason == "reconcile" and summary.changed:
+            log.warning("reconcile sweep found orders edited without a new date_modified", changed=summary.changed)
+
+    def job(self, settings: Settings) -> tuple[str, Any, float, bool]:
+        """The reconcile job as the runner's (id, function, interval, wanted)."""
+        interval = settings.woocommerce.reconcile_interval_seconds
+        return RECONCILE_JOB, self.reconcile, interval or 3600.0, interval > 0
+
+    # -- our WooCommerce webhooks --------------------------------------------------------
+
+    def _webhooks_in_use(self) -> bool:
+        server = self.settings.server
+        return server.enabled and bool(server.woocommerce_secret.get_secret_value())
+
+    def _check_webhooks(self) -> None:
+        """Re-activate a webhook WooCommerce disabled after failed deliveries (runs between passes)."""
+        if self._guarded is not None:
+            self._guarded("webhook check", self._reactivate)
+
+    def _reactivate(self, engine: Engine) -> None:
+        try:
+            revived = webhook_admin.reactivate(engine.source)
+        except SyncError as error:
+            log.warning("could not check the WooCommerce webhooks", error=redact(str(error)))
+            return
+        for hook in revived:
+            self.metrics.webhooks_reactivated.inc()
+            log.warning("WooCommerce had disabled a webhook; re-activated it (polling covered the gap)",
+                        webhook=hook.id, topic=hook.topic, failure_count=hook.failure_count)
+        if revived:
+            # Kept in the ledger too, so `sync-daemon status` (another process) can say it.
+            ledger = engine.ledger
+            total = int(ledger.get_meta("webhooks_reactivated") or 0) + len(revived)
+            stamp = datetime.fromtimestamp(engine.clock(), UTC).isoformat(timespec="seconds")
+            ledger.set_meta(webhooks_reactivated=str(total), last_webhook_reactivated_at=stamp)
+
+    # -- polls ---------------------------------------------------------------------------
+
+    def poll_timer(self) -> Callable[[Any], None]:
+        """Call at the start of a poll; the returned function records its end with the pass summary."""
+        started = time.monotonic()
+
+        def finished(summary: Any) -> None:
+            ok = summary is not None and summary.source_error is None
+            self.metrics.poll_finished(time.monotonic() - started, ok)
+            self._polls += 1
+            every = self.settings.server.webhook_check_every_polls
+            if ok and every and self._polls % every == 0 and self._webhooks_in_use():
+                self._check_webhooks()
+
+        return finished
+
+
+def run_soon(scheduler: Any) -> Callable[..., Any]:
+    """A function that queues a one-shot job on the scheduler to run as soon as its worker is free."""
+
+    def add(function: Callable[[], None], name: str) -> None:
+        scheduler.add_job(function, "date", run_date=datetime.now().astimezone(), name=name,
+                          misfire_grace_time=None)
+
+    return add

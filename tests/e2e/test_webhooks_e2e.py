@@ -1,0 +1,89 @@
+"""The real daemon with its listener: a signed WooCommerce webhook gets an order delivered long before
+the 60 s poll, a silent address edit reaches OrderRepo exactly once, /healthz and /metrics answer, and a
+port already in use stops the start with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+from sync_daemon.simulators.orders import make_order
+
+from .harness import Daemon, run_cli, wait_until, write_config
+
+SECRET = "e2e-webhook-secret-value"
+CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def webhook_config(tmp_path, woocommerce, orderrepo, port: int, **overrides: str):
+    return write_config(
+        tmp_path / "config.toml", woocommerce, orderrepo=orderrepo,
+        poll_interval_seconds="60",  # a hint must not wait for this
+        **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
+           "server.woocommerce_secret": f'"{SECRET}"', "orderrepo.data_fields": '["delivery_address"]',
+           **overrides},
+    )
+
+
+def test_a_webhook_delivers_at_once_and_a_silent_edit_lands_once(tmp_path, woocommerce, orderrepo):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    woocommerce.add_orders([make_order(300, created=CREATED)])
+    daemon = Daemon(webhook_config(tmp_path, woocommerce, orderrepo, port), tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: len(orderrepo.orders()) == 1, timeout=30)  # the first poll, at start
+        assert wait_until(lambda: get(f"{base}/healthz")[0] == 200, timeout=30)
+        woocommerce.webhooks.create(f"{base}/webhooks/woocommerce", "order.created", SECRET)
+        woocommerce.webhooks.create(f"{base}/webhooks/woocommerce", "order.updated", SECRET)
+        woocommerce.webhooks.silent_rest_edits = True
+
+        woocommerce.add_orders([make_order(301, created=datetime.now(UTC).replace(microsecond=0))])
+        # Well inside the 60 s poll interval: only the hint can have brought it.
+        assert wait_until(lambda: len(orderrepo.orders()) == 2, timeout=30)
+
+        order = woocommerce.get_order(300)
+        shipping = {**order["shipping"], "address_1": "House 9, Road 12, Banani"}
+        woocommerce.edit_order(300, shipping=shipping, date_modified_gmt=order["date_modified_gmt"])
+
+        def updated() -> int:
+            return next(o for o in orderrepo.orders() if o["external_id"] == "300")["update_requests"]
+
+        assert wait_until(lambda: updated() == 1, timeout=30)
+        status, text = get(f"{base}/metrics")
+        assert status == 200
+        assert b'sync_daemon_webhooks_received_total{source="woocommerce",verdict="hint"}' in text
+        assert b'sync_daemon_deliveries{platform="orderrepo",state="delivered"} 2.0' in text
+        assert SECRET.encode() not in text
+        assert json.loads(get(f"{base}/healthz")[1])["status"] == "ok"
+    finally:
+        assert daemon.stop() == 0
+    assert updated() == 1
+    assert SECRET not in (tmp_path / "daemon.log").read_text()
+
+
+def test_a_port_in_use_stops_the_start_with_exit_code_2(tmp_path, woocommerce, orderrepo):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("run", config=webhook_config(tmp_path, woocommerce, orderrepo, port), timeout=60)
+    assert result.returncode == 2
+    assert "cannot listen" in result.stderr and len(result.stderr.strip().splitlines()) == 1
