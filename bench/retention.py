@@ -44,7 +44,7 @@ from sync_daemon.app import PRUNE_BATCH_ORDERS, build_engine, prune_ledger  # no
 from sync_daemon.config import Settings  # noqa: E402
 from sync_daemon.core.outcome import Outcome  # noqa: E402
 from sync_daemon.core.retry import RetryPolicy  # noqa: E402
-from sync_daemon.ledger import Ledger  # noqa: E402
+from sync_daemon.ledger import Ledger, SqliteLedger  # noqa: E402
 from sync_daemon.service.runner import PRUNE_BATCHES_PER_RUN  # noqa: E402
 from sync_daemon.simulators.orders import generate_orders  # noqa: E402
 
@@ -74,7 +74,7 @@ class Shop:
 
     def __init__(self, scratch: Path) -> None:
         settings = settings_for(scratch, 0)
-        self._ledger = Ledger.open(scratch)
+        self._ledger = SqliteLedger.open(scratch)
         self.engine = build_engine(settings, self._ledger, threading.Event())
         self.pool = generate_orders(POOL, seed=17)
         self.meta_key = settings.shopback.transaction_id_meta_key
@@ -182,7 +182,7 @@ def summary_ms(ledger: Ledger, runs: int = 3) -> float:
 
 def empty_ledger(work: Path) -> Path:
     """A state directory with a new, empty ledger."""
-    Ledger.open(work / "empty").close()
+    SqliteLedger.open(work / "empty").close()
     return work / "empty"
 
 
@@ -220,7 +220,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sync-daemon-retention-"))
     kept_dir, pruned_dir = work / "kept", work / "pruned"
-    kept, pruned = Ledger.open(kept_dir), Ledger.open(pruned_dir)
+    kept, pruned = SqliteLedger.open(kept_dir), SqliteLedger.open(pruned_dir)
     retention = settings_for(pruned_dir, args.retention_days)
     shop = Shop(work / "scratch")
     per_day = [range(1 + args.orders * day // args.days, 1 + args.orders * (day + 1) // args.days)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from sync_daemon.config import Settings, load_settings
 from sync_daemon.core import logs
@@ -21,7 +22,7 @@ from sync_daemon.core.files import check_state_dir_writable
 from sync_daemon.core.urls import origin_of
 from sync_daemon.engine.sync import Engine
 from sync_daemon.engine.writeback import StatusWriter
-from sync_daemon.ledger import Ledger, PruneResult
+from sync_daemon.ledger import Ledger, PruneResult, SqliteLedger, open_postgres
 from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.platforms import Platform, ShopContext
 from sync_daemon.source.images import ProductImages
@@ -29,12 +30,29 @@ from sync_daemon.source.woocommerce import WooCommerceSource
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    """Open the ledger in the configured state directory, refusing an unwritable one."""
+    """Open the configured ledger: PostgreSQL when ``[ledger] url`` says so, else SQLite in the state directory."""
+    section = settings.ledger
+    if section.shared:
+        password = section.password.get_secret_value() if section.password else None
+        return open_postgres(
+            section.url, shop_id=shop_id(settings), password=password, lease_seconds=section.lease_seconds
+        )
     directory = settings.resolved_state_dir()
     problem = check_state_dir_writable(directory)
     if problem:
         raise ConfigurationError(problem)
-    return Ledger.open(directory)
+    return SqliteLedger.open(directory)
+
+
+def shop_id(settings: Settings) -> str:
+    """The shop's name in a shared ledger: ``[ledger] shop_id``, else its WooCommerce address (host and path)."""
+    if settings.ledger.shop_id:
+        return settings.ledger.shop_id
+    parts = urlsplit(settings.woocommerce.url or "")
+    if not parts.hostname:
+        raise ConfigurationError("[ledger] shop_id: set it, or woocommerce.url, to name the shop in a shared ledger")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname}{port}{parts.path.rstrip('/')}"
 
 
 # WooCommerce's own statuses of an order still under way; with ``woocommerce.statuses`` they are

@@ -82,12 +82,50 @@ class DeliverySettings(Section):
 
 
 class LedgerSettings(Section):
-    """How long finished orders are kept in the ledger (retention)."""
+    """Where the ledger lives (a SQLite file by default, or PostgreSQL) and how long it keeps finished orders."""
 
     # Days after an order's last activity before it is pruned, once every row of it is final and
     # the order is closed in WooCommerce; 0 keeps everything forever.
     retention_days: int = Field(default=90, ge=0)
     prune_interval_seconds: float = Field(default=3600, ge=1)
+    # Empty: ``ledger.sqlite3`` in the state directory. ``postgresql://user@host:port/database?sslmode=…``:
+    # a PostgreSQL ledger that several daemons (and shops) may share; its password goes in ``password``.
+    url: str = ""
+    password: SecretStr | None = None
+    # The shop's name in a shared PostgreSQL ledger; empty: the WooCommerce address (host and path).
+    shop_id: str = ""
+    # A row taken by one daemon stays its own this long; after a crash, another takes it over then.
+    lease_seconds: float = Field(default=120, ge=10)
+    # How often a daemon that does not lead tries to take the lead (and delivers what is due).
+    leader_check_seconds: float = Field(default=5, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("postgresql", "postgres") or not rest:
+            raise ValueError("must be empty (SQLite in the state directory) or a postgresql://… URL")
+        if ":" in rest.split("@", 1)[0] and "@" in rest:
+            raise ValueError(
+                "holds a password: put it in [ledger] password, SYNC_DAEMON_LEDGER__PASSWORD or the"
+                " ledger.password credential, so that the URL can be shown and logged"
+            )
+        return value
+
+    @field_validator("shop_id")
+    @classmethod
+    def _shop_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9._:/-]{1,200}", value):
+            raise ValueError("letters, digits and . _ : / - only (at most 200)")
+        return value
+
+    @property
+    def shared(self) -> bool:
+        """True when the ledger is a PostgreSQL database that several daemons may share."""
+        return bool(self.url)
 
 
 class SettingsBase(BaseSettings):

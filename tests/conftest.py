@@ -103,3 +103,41 @@ def _clean_environment(monkeypatch):
     for name in list(os.environ):
         if name.upper().startswith("SYNC_DAEMON_") or name in ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
             monkeypatch.delenv(name)
+
+
+# -- a real PostgreSQL server -------------------------------------------------------------------
+
+POSTGRES_PASSWORD = "ledger-test-password"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throw-away PostgreSQL cluster for the whole run (Debian's server binaries, a free port).
+
+    Without the binaries the PostgreSQL tests are skipped, saying so, unless
+    ``SYNC_DAEMON_REQUIRE_POSTGRES=1`` (set by ``.ci/run``, which installs them) makes that a failure.
+    """
+    import shutil
+    import tempfile
+
+    from tests.postgres_server import server_binaries, start_server
+
+    if server_binaries() is None:
+        message = "PostgreSQL server binaries not found (apt-get install postgresql; .ci/run does)"
+        if os.environ.get("SYNC_DAEMON_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    # Under /tmp, not pytest's own 0700 temp dir: as root the cluster runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="sync-daemon-pg-"))
+    server = start_server(base)
+    yield server
+    try:
+        server.stop("immediate")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    """The URL (no password) of a database owned by an ordinary role; its password is ``POSTGRES_PASSWORD``."""
+    return postgres_server.create_database("sync_daemon", POSTGRES_PASSWORD)

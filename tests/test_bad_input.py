@@ -25,7 +25,7 @@ from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.core.http import json_body
 from sync_daemon.engine.sync import PassSummary
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
 from sync_daemon.simulators.orders import generate_orders
 from tests.data.bad_orders import CASES, DELIVERED, FALLBACK_IMAGE, Case, served_order
@@ -110,7 +110,7 @@ def run_passes(orders: list[dict[str, Any]], cases: list[Case], state: Path, pas
     ):
         woocommerce.add_orders(orders)
         settings = settings_for(woocommerce, gotrack, orderrepo, state)
-        ledger = Ledger.open(state)
+        ledger = SqliteLedger.open(state)
         engine = build_engine(settings, ledger, threading.Event())
         serve_odd(engine.source, cases)
         try:

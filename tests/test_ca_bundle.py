@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sync_daemon.app import build_engine
 from sync_daemon.cli import main
 from sync_daemon.config import Settings, load_for_checks
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms import REGISTRY, ShopContext
 from sync_daemon.setup.checks import check_all, check_one
 from sync_daemon.simulators import GoTrackSimulator
@@ -173,7 +173,7 @@ def test_gotrack_behind_a_private_authority_is_checked_and_delivered_to(tmp_path
     assert trusted.ok, trusted.message
     assert trusted.message.endswith(f"; certificate trusted through ca_bundle {TLS_CERTIFICATE}")
 
-    ledger = Ledger.open(settings.resolved_state_dir())
+    ledger = SqliteLedger.open(settings.resolved_state_dir())
     engine = build_engine(settings, ledger, threading.Event())
     try:
         summary = engine.sync_pass()

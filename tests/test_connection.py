@@ -24,7 +24,7 @@ from sync_daemon.core.diagnose import looks_masked, trim, value_findings
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.order import Order
 from sync_daemon.core.settings import DestinationSettings
-from sync_daemon.ledger import IngestItem, Ledger, Mapped, Outcome
+from sync_daemon.ledger import IngestItem, Mapped, Outcome, SqliteLedger
 from sync_daemon.platforms import REGISTRY
 from sync_daemon.platforms.base import (
     CheckResult,
@@ -569,7 +569,7 @@ def test_gotrack_http_endpoint_off_this_machine_is_refused_by_the_configuration(
 
 def test_credentials_regenerated_after_earlier_success(tmp_path, gt):
     settings = build(tmp_path, gt=gt)
-    ledger = Ledger.open(settings.resolved_state_dir())
+    ledger = SqliteLedger.open(settings.resolved_state_dir())
     ledger.ingest([IngestItem(7, "7", "2026-11-20T10:00:00", "processing", [Mapped("gotrack", {"id": "7"})])],
                   now=1_800_000_000)
     due = ledger.due("gotrack", now=1_800_000_000, limit=10)
@@ -589,7 +589,7 @@ def test_credentials_regenerated_after_earlier_success(tmp_path, gt):
 
 def test_shop_key_revoked_after_orders_were_read(tmp_path, wc):
     settings = build(tmp_path, wc)
-    ledger = Ledger.open(settings.resolved_state_dir())
+    ledger = SqliteLedger.open(settings.resolved_state_dir())
     ledger.set_cursor(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
     ledger.close()
     wc.consumer_key = "ck_" + "5" * 40  # the merchant deleted the key in WooCommerce and made another
@@ -831,7 +831,7 @@ def test_a_platform_added_by_a_test_is_checked_and_delivered_to_once(tmp_path, w
     assert acme.requests == [("GET", "/api/me")]
 
     # The engine delivers the shop's order to it exactly once over two passes.
-    ledger = Ledger.open(settings.resolved_state_dir())
+    ledger = SqliteLedger.open(settings.resolved_state_dir())
     engine = build_engine(settings, ledger, threading.Event())
     try:
         engine.startup()

@@ -15,7 +15,7 @@ import pytest
 
 from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators.orders import make_order
 
 ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (tests/conftest.py)
@@ -52,7 +52,7 @@ def engine_for(sims, state, *, timeout=5.0, progress=lambda: None):
         "orderrepo": {"enabled": True, "base_url": orderrepo.url, "api_key": orderrepo.api_key, "origin": ORIGIN,
                       "fallback_image_url": f"{ORIGIN}/placeholder.png"},
     }
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event(), progress)
     engine.startup()
     return engine, ledger

@@ -10,7 +10,7 @@ import pytest
 
 from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators.orders import make_order
 
 ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (tests/conftest.py)
@@ -35,7 +35,7 @@ def engine_for(sims, state, *platforms):
         "orderrepo": {"enabled": "orderrepo" in platforms, "base_url": orderrepo.url, "api_key": orderrepo.api_key,
                       "origin": ORIGIN, "fallback_image_url": f"{ORIGIN}/placeholder.png"},
     }
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event())
     engine.startup()
     return engine, ledger

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sync_daemon.ledger import SCHEMA_VERSION, Ledger, canonical_json
+from sync_daemon.ledger import SCHEMA_VERSION, SqliteLedger, canonical_json
 from tests.contract.ledger import NOW, LedgerContract, item, send_all
 
 
@@ -15,11 +15,11 @@ class TestSqliteLedger(LedgerContract):
     @pytest.fixture
     def make_ledger(self, tmp_path):
         """Opens ``ledger.sqlite3`` in the test's directory (the same file at every call)."""
-        return lambda: Ledger.open(tmp_path)
+        return lambda: SqliteLedger.open(tmp_path)
 
 
 def test_new_file_has_schema_version_and_wal(tmp_path):
-    ledger = Ledger.open(tmp_path / "nested")
+    ledger = SqliteLedger.open(tmp_path / "nested")
     assert ledger.schema_version() == SCHEMA_VERSION
     assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     ledger.close()
@@ -31,13 +31,13 @@ def test_refuses_a_ledger_from_a_newer_version(tmp_path):
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.close()
     with pytest.raises(RuntimeError, match="newer than this sync-daemon"):
-        Ledger(path)
+        SqliteLedger(path)
 
 
 def test_a_new_ledger_is_readable_by_its_owner_only(tmp_path):
     previous = os.umask(0o022)  # the usual umask outside systemd, which would make files 0644
     try:
-        ledger = Ledger.open(tmp_path)
+        ledger = SqliteLedger.open(tmp_path)
         ledger.ingest([item()], now=NOW)
         files = list(tmp_path.glob("ledger.sqlite3*"))
         assert len(files) == 3  # the database, its WAL and its shared-memory index
@@ -59,7 +59,7 @@ def test_opening_waits_for_a_writer_instead_of_failing(tmp_path):
     release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
     release.start()
     try:
-        ledger = Ledger(path)
+        ledger = SqliteLedger(path)
         assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert ledger.schema_version() == SCHEMA_VERSION
         ledger.close()
@@ -70,7 +70,7 @@ def test_opening_waits_for_a_writer_instead_of_failing(tmp_path):
 
 def test_payloads_are_stored_as_one_canonical_text_whoever_writes_them(tmp_path):
     # Ingest, resync and absorb each write a payload; the stored bytes must not depend on which.
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     try:
         payload = {"total": 100, "id": "1", "name": "Ränu"}
         ledger.ingest([item(1, payload=payload)], now=NOW)
@@ -106,7 +106,7 @@ MONTH = 30 * DAY
 
 
 def test_a_new_ledger_gives_freed_pages_back_to_the_disk(tmp_path):
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     try:
         assert ledger.auto_vacuum() == "incremental"
     finally:
@@ -136,7 +136,7 @@ def version_3_file(path, orders=0):
 def test_upgrading_a_small_ledger_switches_it_to_incremental_vacuum_once(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     version_3_file(path, orders=100)
-    ledger = Ledger(path)
+    ledger = SqliteLedger(path)
     try:
         assert ledger.schema_version() == SCHEMA_VERSION
         assert ledger.auto_vacuum() == "incremental"
@@ -147,12 +147,12 @@ def test_upgrading_a_small_ledger_switches_it_to_incremental_vacuum_once(tmp_pat
 
 
 def test_a_big_ledger_is_not_rewritten_at_upgrade_but_by_an_explicit_vacuum(tmp_path, monkeypatch):
-    from sync_daemon.ledger import store
+    from sync_daemon.ledger import sqlite as store
 
     monkeypatch.setattr(store, "VACUUM_AT_UPGRADE_MAX_BYTES", 0)
     path = tmp_path / "ledger.sqlite3"
     version_3_file(path, orders=100)
-    ledger = Ledger(path)
+    ledger = SqliteLedger(path)
     try:
         assert ledger.schema_version() == SCHEMA_VERSION
         assert ledger.auto_vacuum() == "none"
@@ -192,7 +192,7 @@ def file_size_by_month(tmp_path, retention_days, months=12, orders=250):
     from sync_daemon.config import Settings
 
     settings = Settings.model_validate({"state_dir": str(tmp_path), "ledger": {"retention_days": retention_days}})
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     sizes = []
     try:
         for month in range(months):
@@ -221,7 +221,7 @@ def test_pruned_pages_are_given_back_to_the_disk(tmp_path):
     from sync_daemon.config import Settings
 
     settings = Settings.model_validate({"state_dir": str(tmp_path), "ledger": {"retention_days": 30}})
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     try:
         at = deliver_month(ledger, 0, 1000, first_id=1)
         ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

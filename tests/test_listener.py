@@ -173,9 +173,9 @@ def test_healthz_unwritable_ledger(tmp_path: Path) -> None:
 
 
 def test_metrics_reads_the_ledger(tmp_path: Path) -> None:
-    from sync_daemon.ledger import Ledger
+    from sync_daemon.ledger import SqliteLedger
 
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     ledger.close()
     metrics = Metrics(tmp_path / "ledger.sqlite3")
     metrics.poll_finished(1.2, True)

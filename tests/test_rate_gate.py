@@ -20,7 +20,7 @@ from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.core import http
 from sync_daemon.core.gate import GateClosed, SendGate
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators import GoTrackSimulator
 from sync_daemon.simulators.base import ADMIN_PREFIX
 from sync_daemon.simulators.orders import make_order
@@ -123,7 +123,7 @@ def engine_for(woocommerce, gotrack, state):
         "gotrack": {"enabled": True, "endpoint": gotrack.endpoint, "api_key": gotrack.api_key,
                     "api_secret": gotrack.api_secret, "concurrency": WORKERS},
     }
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event())
     engine.startup()
     return engine, ledger

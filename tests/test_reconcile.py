@@ -10,7 +10,7 @@ import pytest
 from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.engine.reconcile import reread_orders, sweep
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.ledger.open_orders import open_order_ids
 from sync_daemon.simulators.orders import make_order
 
@@ -29,7 +29,7 @@ def setup(woocommerce, orderrepo, tmp_path):
                       "origin": ORIGIN, "fallback_image_url": f"{ORIGIN}/placeholder.png",
                       "data_fields": ["delivery_address"]},
     }
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     engine = build_engine(Settings.model_validate(data), ledger, threading.Event())
     engine.startup()
     yield engine, ledger

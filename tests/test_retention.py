@@ -17,7 +17,7 @@ from sync_daemon.cli import main
 from sync_daemon.config import Settings
 from sync_daemon.core.files import LOCK_FILE_NAME, StateDirectoryInUse, lock_state_directory
 from sync_daemon.core.outcome import IngestItem, Mapped
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from tests.contract.ledger import DAY, finished
 
 
@@ -43,7 +43,7 @@ def cli(config, *args):
 
 
 def test_status_no_longer_shows_a_pause_that_has_ended(config, state):
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     now = time.time()
     ledger.pause_destination("gotrack", kind="throttled", reason="rate limited (429); waiting 2 s", until=now - 60,
                              now=now - 62)
@@ -61,7 +61,7 @@ def test_status_no_longer_shows_a_pause_that_has_ended(config, state):
 
 
 def test_status_counts_only_write_backs_that_changed_an_order(config, state):
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     ledger.ingest([IngestItem(order_id, str(order_id), "m", "processing", [Mapped("orderrepo", {"id": 1})])
                    for order_id in range(1, 11)], now=time.time())
     for order_id in range(1, 10):  # nine runs that only learnt "new": nothing was written
@@ -81,7 +81,7 @@ def test_status_counts_only_write_backs_that_changed_an_order(config, state):
 
 def old_orders(state, now):
     """Order 1 finished long ago (completed), 2 finished long ago but 'shipped' (synced here), 3 recent."""
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     finished(ledger, 1, at=now - 100 * DAY)
     finished(ledger, 2, status="shipped", at=now - 100 * DAY)
     finished(ledger, 3, at=now - 10 * DAY)
@@ -92,7 +92,7 @@ def test_prune_keeps_orders_in_a_status_this_shop_syncs(state):
     now = time.time()
     old_orders(state, now)
     settings = Settings.model_validate({"state_dir": str(state), "woocommerce": {"statuses": ["shipped"]}})
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     try:
         assert prune_ledger(settings, ledger, now=now, dry_run=True).orders == 1
         assert ledger.summary()["orders_seen"] == 3
@@ -110,7 +110,7 @@ def test_prune_keeps_orders_in_a_status_this_shop_syncs(state):
 def test_a_run_stops_at_its_budget_and_says_more_is_left(state, monkeypatch):
     monkeypatch.setattr("sync_daemon.app.PRUNE_BATCH_ORDERS", 2)
     now = time.time()
-    ledger = Ledger.open(state)
+    ledger = SqliteLedger.open(state)
     try:
         for order_id in range(1, 6):
             finished(ledger, order_id, dests=("a",), at=now - 100 * DAY)

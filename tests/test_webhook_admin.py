@@ -97,7 +97,7 @@ def test_a_reactivation_by_the_daemon_is_counted_where_status_shows_it(woocommer
     from sync_daemon.app import build_engine
     from sync_daemon.cli.render import print_summary
     from sync_daemon.config import Settings
-    from sync_daemon.ledger import Ledger
+    from sync_daemon.ledger import SqliteLedger
     from sync_daemon.service.intake import Intake
 
     public, _ = served
@@ -109,7 +109,7 @@ def test_a_reactivation_by_the_daemon_is_counted_where_status_shows_it(woocommer
                         "consumer_secret": woocommerce.consumer_secret},
         "gotrack": {"enabled": True, "api_key": "fbc_x", "api_secret": "s"},
     })
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     engine = build_engine(settings, ledger, threading.Event())
     try:
         Intake(settings)._reactivate(engine)

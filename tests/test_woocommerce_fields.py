@@ -18,7 +18,7 @@ from sync_daemon.config import Settings
 from sync_daemon.core.errors import AuthError, PermanentError, UnmappableOrder
 from sync_daemon.core.order import Order
 from sync_daemon.engine.mapping import order_modified_key
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators import rest_fields
 from sync_daemon.simulators.orders import generate_orders, make_order
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
@@ -86,7 +86,7 @@ def mapped(engine, raw: dict[str, Any]) -> Any:
 
 def test_trimmed_reads_map_exactly_as_whole_reads_on_every_platform(shop, tmp_path):
     settings = every_platform(shop, tmp_path)
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     engine = build_engine(settings, ledger, threading.Event())
     try:
         trimmed_source, whole_source = source_for(shop, per_page=17), whole_source_for(shop, per_page=17)

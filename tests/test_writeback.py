@@ -9,7 +9,7 @@ import pytest
 from sync_daemon.app import build_status_writer
 from sync_daemon.config import Settings
 from sync_daemon.engine.writeback import StatusWriter, may_move
-from sync_daemon.ledger import IngestItem, Ledger, Mapped
+from sync_daemon.ledger import IngestItem, Mapped, SqliteLedger
 from sync_daemon.platforms import ShopContext
 from sync_daemon.platforms.orderrepo import OrderRepoStatuses
 from sync_daemon.platforms.tracktor import TracktorTracking, aggregate_shipment
@@ -37,7 +37,7 @@ def test_shipment_status_is_the_least_advanced_fulfillment():
 
 @pytest.fixture
 def writer(tmp_path):
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     ledger.ingest([IngestItem(1, "1", "m", "processing", [Mapped("orderrepo", {"id": "1"})])], now=NOW)
     settings = Settings.model_validate({
         "orderrepo": {"enabled": True, "api_key": "k"},
@@ -145,7 +145,7 @@ def test_ledger_upgrades_a_version_1_file(tmp_path):
     connection.execute("PRAGMA user_version = 1")
     connection.commit()
     connection.close()
-    ledger = Ledger(path)
+    ledger = SqliteLedger(path)
     assert ledger.schema_version() == SCHEMA_VERSION
     assert ledger.known_modified([1]) == {1: "m"}
     assert ledger.status_reference(1) == (None, False)
@@ -166,7 +166,7 @@ def test_version_2_orders_get_their_last_seen_status_as_reference(tmp_path):
     connection.execute("PRAGMA user_version = 2")
     connection.commit()
     connection.close()
-    ledger = Ledger(path)
+    ledger = SqliteLedger(path)
     assert ledger.status_reference(1) == ("on-hold", False)
     ledger.close()
 
@@ -185,7 +185,7 @@ def test_a_failure_half_way_leaves_nothing_to_write_twice(tmp_path, woocommerce)
                       "fallback_image_url": "https://shop.example.com/p.png"},
         "tracktor": {"enabled": True, "uuid": "u", "api_key": "k", "order_id_source": "order_id"},
     })
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     engine = build_engine(settings, ledger, threading.Event())
     try:
         ledger.ingest([engine.map_raw(woocommerce.get_order(1))], now=NOW)
@@ -245,7 +245,7 @@ def _read_again(status, modified):
 
 
 def test_absorbing_a_status_write_queues_one_update_where_the_payload_shows_it(tmp_path):
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     try:
         _delivered(ledger, _read_again("on-hold", "m1"))
         ledger.absorb(_read_again("completed", "m2"), now=NOW + 1, status_written=True)
@@ -263,7 +263,7 @@ def test_absorbing_a_status_write_queues_one_update_where_the_payload_shows_it(t
 
 
 def test_absorbing_meta_or_notes_alone_sends_nothing(tmp_path):
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     try:
         _delivered(ledger, _read_again("on-hold", "m1"))
         ledger.absorb(_read_again("on-hold", "m2"), now=NOW + 1)
@@ -299,7 +299,7 @@ def test_a_status_written_back_reaches_orderrepo_once_and_meta_or_notes_do_not(
         "tracktor": {"enabled": True, "base_url": credentials["base_url"], "uuid": credentials["uuid"],
                      "api_key": credentials["api_key"], "order_id_source": "order_id"},
     })
-    ledger = Ledger.open(tmp_path)
+    ledger = SqliteLedger.open(tmp_path)
     engine = build_engine(settings, ledger, threading.Event())
     try:
         assert engine.sync_pass().delivered == 2

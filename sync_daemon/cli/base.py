@@ -16,11 +16,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from sync_daemon.core.errors import ConfigurationError, SyncError
+from sync_daemon.core.errors import ConfigurationError, LedgerUnavailable, SyncError
 from sync_daemon.core.redaction import redact
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+# The ledger's database is down or out of reach: EX_TEMPFAIL, which systemd restarts (2 it does not).
+EXIT_TEMPORARY = 75
 
 # Piped output (grep, logs) is not wrapped at 80 columns; a terminal gets its own width.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
@@ -41,6 +43,8 @@ def friendly_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         except ConfigurationError as error:
             fail(str(error), EXIT_CONFIG)
+        except LedgerUnavailable as error:
+            fail(str(error), EXIT_TEMPORARY)
         except SyncError as error:
             fail(str(error), EXIT_FAILED)
         except RuntimeError as error:

@@ -74,3 +74,7 @@ class QuotaError(SyncError):
 
 class ConfigurationError(SyncError):
     """The daemon's configuration is invalid or incomplete."""
+
+
+class LedgerUnavailable(SyncError):
+    """The ledger's database cannot be reached now (server down, network): try again later, lose nothing."""

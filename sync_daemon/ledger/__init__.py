@@ -1,4 +1,4 @@
-"""The SQLite ledger: cursor, one row per (order, destination), the delivery state machine's memory.
+"""The ledger: cursor, one row per (order, destination), the delivery state machine's memory.
 
 This package is the only place that writes SQL, and it stores what the core decides: what an
 order read again does to its rows (``sync_daemon.core.transitions``) and when a failed send is
@@ -16,15 +16,17 @@ States of a delivery::
 A rejected or dead row comes back to ``pending`` when the order changes in WooCommerce or a
 human runs ``resync``.
 
-Modules: ``schema`` (tables and migrations), ``store`` (the file, transactions, meta and cursor),
-``ingest`` (orders into rows, resync), ``deliveries`` (due, sending, outcomes), ``pauses``
-(destinations), ``tracking`` (tracking and write-back), ``reports`` (read-only views), ``prune``
-(retention: old finished orders removed, space given back).
+Modules: ``schema`` (tables and migrations), ``store`` (what a backend provides, meta and cursor),
+``sqlite`` and ``postgres`` (the two backends; ``postgres_schema`` its tables), ``ingest`` (orders into
+rows, resync), ``deliveries`` (due, leases, sending, outcomes), ``pauses`` (destinations), ``tracking``
+(tracking and write-back), ``reports`` (read-only views), ``prune`` (retention: old finished orders
+removed, space given back), ``daemons`` (who shares the ledger and who leads).
 """
 
 from __future__ import annotations
 
 from sync_daemon.core.outcome import Due, IngestItem, Mapped, Outcome
+from sync_daemon.ledger.daemons import Daemons
 from sync_daemon.ledger.deliveries import Deliveries
 from sync_daemon.ledger.encoding import canonical_json, payload_hash
 from sync_daemon.ledger.ingest import Ingest
@@ -32,12 +34,30 @@ from sync_daemon.ledger.pauses import Pauses
 from sync_daemon.ledger.prune import PruneResult, Retention
 from sync_daemon.ledger.reports import Reports
 from sync_daemon.ledger.schema import ACTIVE_STATES, FINAL_STATES, MIGRATIONS, SCHEMA_VERSION, STATES
-from sync_daemon.ledger.store import WAL_SWITCH_WAIT_SECONDS
+from sync_daemon.ledger.sqlite import WAL_SWITCH_WAIT_SECONDS, SqliteStore
 from sync_daemon.ledger.tracking import Tracking
 
 
-class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports, Retention):
-    """The daemon's memory; one per process, used from one thread at a time."""
+class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports, Retention, Daemons):
+    """The daemon's memory, whatever holds it: every query, on the store of a backend."""
+
+
+class SqliteLedger(Ledger, SqliteStore):
+    """The embedded default: ``ledger.sqlite3`` in the state directory, for one daemon."""
+
+
+def open_postgres(url: str, *, shop_id: str, password: str | None = None, lease_seconds: float = 120.0) -> Ledger:
+    """A shop's ledger in a PostgreSQL database (the optional ``postgres`` extra)."""
+    try:
+        from sync_daemon.ledger.postgres import PostgresLedger
+    except ImportError as error:
+        from sync_daemon.core.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"[ledger] url is a PostgreSQL database, but psycopg is not installed ({error.name}):"
+            " pip install 'sync-daemon[postgres]'"
+        ) from None
+    return PostgresLedger(url, shop_id=shop_id, password=password, lease_seconds=lease_seconds)
 
 
 __all__ = [
@@ -50,6 +70,8 @@ __all__ = [
     "Due",
     "IngestItem",
     "Ledger",
+    "SqliteLedger",
+    "open_postgres",
     "Mapped",
     "Outcome",
     "PruneResult",

@@ -7,13 +7,12 @@ dead or not) arrives stamped on each retry outcome by ``sync_daemon.core.retry.R
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
 from sync_daemon.core.outcome import Due, Operation, Outcome
 from sync_daemon.ledger.encoding import iso_stamp
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Connection, Store
 
 ATTEMPT_MESSAGE_LIMIT = 2000  # characters of an error kept in the attempt log
 _INSERT_ATTEMPT = (
@@ -22,27 +21,52 @@ _INSERT_ATTEMPT = (
 )
 
 
-class Deliveries(SqliteStore):
+class Deliveries(Store):
     """Due rows, the ``sending`` mark, outcomes and platform statuses of delivered rows."""
 
     def recover_interrupted(self, *, now: float) -> int:
-        """Rows left ``sending`` by a crash go out again now (idempotency makes that safe)."""
+        """Rows left ``sending`` by a crash go out again now (idempotency makes that safe).
+
+        On a ledger of one daemon that is every such row; on a shared one only rows whose lease has
+        ended (their daemon died, or its request outlived the lease): the others are still in flight.
+        """
+        where = "state = 'sending'"
+        parameters: list[Any] = [now]
+        if self.shared:
+            where += " AND (leased_until IS NULL OR leased_until <= ?)"
+            parameters.append(now)
         with self.transaction() as connection:
             cursor = connection.execute(
-                "UPDATE deliveries SET state = 'retrying', next_attempt_at = ?,"
-                " last_error = 'interrupted while sending (restart); sending again' WHERE state = 'sending'",
-                [now],
+                "UPDATE deliveries SET state = 'retrying', next_attempt_at = ?, leased_by = NULL, leased_until = NULL,"
+                f" last_error = 'interrupted while sending (restart); sending again' WHERE {where}",
+                parameters,
             )
             return cursor.rowcount
 
     def due(self, destination: str, *, now: float, limit: int) -> list[Due]:
-        """Up to ``limit`` deliveries of one destination whose time has come, oldest first."""
-        rows = self._fetch(
+        """Up to ``limit`` deliveries of one destination whose time has come, oldest first.
+
+        On a shared ledger the rows are leased to this daemon in the same transaction (rows another
+        daemon is choosing at that moment are skipped, not waited for), so no other daemon takes them
+        until the lease ends.
+        """
+        sql = (
             "SELECT order_id, operation, attempts, payload, payload_hash, remote_id FROM deliveries"
             " WHERE destination = ? AND state IN ('pending', 'retrying') AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, order_id LIMIT ?",
-            [destination, now, limit],
         )
+        if not self.shared:
+            rows = self._fetch(sql + " ORDER BY next_attempt_at, order_id LIMIT ?", [destination, now, limit])
+        else:
+            with self.transaction() as connection:
+                rows = connection.execute(
+                    sql + " AND (leased_until IS NULL OR leased_until <= ? OR leased_by = ?)"
+                    " ORDER BY next_attempt_at, order_id LIMIT ?" + self.skip_locked,
+                    [destination, now, now, self.owner, limit],
+                ).fetchall()
+                connection.executemany(
+                    "UPDATE deliveries SET leased_by = ?, leased_until = ? WHERE order_id = ? AND destination = ?",
+                    [(self.owner, now + self.lease_seconds, row[0], destination) for row in rows],
+                )
         return [
             Due(order_id, destination, cast(Operation, operation), attempts, json.loads(payload), digest, remote_id)
             for order_id, operation, attempts, payload, digest, remote_id in rows
@@ -56,25 +80,29 @@ class Deliveries(SqliteStore):
         )
         return rows[0][0] if rows else None
 
-    def mark_sending(self, batch: Sequence[Due], *, now: float) -> None:
-        """Mark a batch ``sending`` in one transaction, before any of its requests leave."""
-        with self.transaction() as connection:
-            _mark_sending(connection, batch, iso_stamp(now))
+    def mark_sending(self, batch: Sequence[Due], *, now: float) -> list[Due]:
+        """Mark a batch ``sending`` in one transaction, before any of its requests leave; returns the rows lost.
 
-    def record(self, outcomes: Sequence[Outcome], *, now: float, sending: Sequence[Due] = ()) -> None:
+        A row is lost when it is no longer this daemon's to send (its lease ended and another daemon
+        took it, or it changed state meanwhile): it must not be sent.
+        """
+        with self.transaction() as connection:
+            return _mark_sending(connection, batch, now, self)
+
+    def record(self, outcomes: Sequence[Outcome], *, now: float, sending: Sequence[Due] = ()) -> list[Due]:
         """Apply send outcomes, and mark the rows about to be sent ``sending``, in one transaction.
 
         A worker commits the outcome of its last request together with the mark of its next one, so
         it never has more than one request whose outcome the ledger does not know. Delivered rows and
         the attempt log are written with one statement each, and each destination's health record
-        once, with what its last outcome says.
+        once, with what its last outcome says. Returns the rows of ``sending`` that were lost (see
+        ``mark_sending``): their requests must not leave.
         """
         stamp = iso_stamp(now)
         with self.transaction() as connection:
             if outcomes:
                 _apply_outcomes(connection, outcomes, now, stamp)
-            if sending:
-                _mark_sending(connection, sending, stamp)
+            return _mark_sending(connection, sending, now, self) if sending else []
 
     def update_remote_statuses(
         self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
@@ -83,16 +111,15 @@ class Deliveries(SqliteStore):
         if not rows:
             return 0
         with self.transaction() as connection:
-            before = connection.total_changes
-            connection.executemany(
+            cursor = connection.executemany(
                 "UPDATE deliveries SET remote_status = ?, remote_status_at = ? WHERE order_id = ? AND destination = ?"
-                " AND state = 'delivered' AND remote_status IS NOT ?",
+                " AND state = 'delivered' AND (remote_status IS NULL OR remote_status <> ?)",
                 [
                     (status, changed_at or iso_stamp(now), order_id, destination, status)
                     for order_id, status, changed_at in rows
                 ],
             )
-            return connection.total_changes - before
+            return cursor.rowcount
 
     def delivery(self, order_id: int, destination: str) -> dict[str, Any] | None:
         """One delivery row as a dict (payload decoded), or None."""
@@ -104,14 +131,32 @@ class Deliveries(SqliteStore):
         return row
 
 
-def _mark_sending(connection: sqlite3.Connection, batch: Sequence[Due], stamp: str) -> None:
-    connection.executemany(
-        "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
-        [(stamp, due.order_id, due.destination) for due in batch],
-    )
+def _mark_sending(connection: Connection, batch: Sequence[Due], now: float, store: Store) -> list[Due]:
+    """Mark rows ``sending`` (leased for one request's time); returns those that were not this daemon's."""
+    stamp = iso_stamp(now)
+    if not store.shared:
+        connection.executemany(
+            "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE order_id = ? AND destination = ?",
+            [(stamp, due.order_id, due.destination) for due in batch],
+        )
+        return []
+    lost = []
+    for due in batch:
+        # Only a row still waiting, with the payload we hold, and still leased to us (or to no one):
+        # never one another daemon took, nor one the order's edit has queued again since we read it.
+        cursor = connection.execute(
+            "UPDATE deliveries SET state = 'sending', updated_at = ?, leased_by = ?, leased_until = ?"
+            " WHERE order_id = ? AND destination = ? AND state IN ('pending', 'retrying') AND payload_hash = ?"
+            " AND (leased_by = ? OR leased_by IS NULL OR leased_until <= ?)",
+            [stamp, store.owner, now + store.lease_seconds, due.order_id, due.destination, due.payload_hash,
+             store.owner, now],
+        )
+        if cursor.rowcount != 1:
+            lost.append(due)
+    return lost
 
 
-def _apply_outcomes(connection: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, stamp: str) -> None:
+def _apply_outcomes(connection: Connection, outcomes: Sequence[Outcome], now: float, stamp: str) -> None:
     """The rows, the attempt log and the destinations' health for a set of outcomes.
 
     Called with one or a few outcomes at a time (each as its request comes back): statements with
@@ -122,7 +167,8 @@ def _apply_outcomes(connection: sqlite3.Connection, outcomes: Sequence[Outcome],
         connection.executemany(
             "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = NULL,"
             " last_error = NULL, remote_id = COALESCE(?, remote_id), delivered_hash = ?,"
-            " delivered_at = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+            " delivered_at = ?, updated_at = ?, leased_by = NULL, leased_until = NULL"
+            " WHERE order_id = ? AND destination = ?",
             [
                 (outcome.remote_id, outcome.payload_hash, stamp, stamp, outcome.order_id, outcome.destination)
                 for outcome in delivered
@@ -166,13 +212,14 @@ def _apply_outcomes(connection: sqlite3.Connection, outcomes: Sequence[Outcome],
             [(name, message, stamp) for name, message in failed.items()],
         )
 
-def _record_one(connection: sqlite3.Connection, outcome: Outcome, now: float, stamp: str) -> None:
+def _record_one(connection: Connection, outcome: Outcome, now: float, stamp: str) -> None:
     """The row update for an outcome other than delivered (``record`` logs the attempt)."""
     key = [outcome.order_id, outcome.destination]
     if outcome.kind == "rejected":
         connection.execute(
             "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, next_attempt_at = NULL,"
-            " last_error = ?, updated_at = ? WHERE order_id = ? AND destination = ?",
+            " last_error = ?, updated_at = ?, leased_by = NULL, leased_until = NULL"
+            " WHERE order_id = ? AND destination = ?",
             [outcome.message, stamp, *key],
         )
     elif outcome.kind == "retry":
@@ -184,7 +231,7 @@ def _record_one(connection: sqlite3.Connection, outcome: Outcome, now: float, st
         next_attempt_at = None if outcome.dead else now + cast(float, outcome.retry_delay)
         connection.execute(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-            " updated_at = ? WHERE order_id = ? AND destination = ?",
+            " updated_at = ?, leased_by = NULL, leased_until = NULL WHERE order_id = ? AND destination = ?",
             ["dead" if outcome.dead else "retrying", outcome.attempts, next_attempt_at, outcome.last_error, stamp,
              *key],
         )
@@ -192,7 +239,7 @@ def _record_one(connection: sqlite3.Connection, outcome: Outcome, now: float, st
         # The destination (not the order) is the problem: no attempt is counted.
         connection.execute(
             "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = COALESCE(?, last_error),"
-            " updated_at = ? WHERE order_id = ? AND destination = ?",
+            " updated_at = ?, leased_by = NULL, leased_until = NULL WHERE order_id = ? AND destination = ?",
             [now + (outcome.retry_after or 0), outcome.message, stamp, *key],
         )
     else:
@@ -222,7 +269,7 @@ def _attempt_values(
 
 
 def log_attempt(
-    connection: sqlite3.Connection,
+    connection: Connection,
     order_id: int,
     destination: str,
     operation: str,

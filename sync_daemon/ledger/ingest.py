@@ -6,19 +6,18 @@ asks, and writes the answer.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from sync_daemon.core.outcome import Due, IngestItem, Mapped, Operation
 from sync_daemon.core.transitions import IngestCount, IngestDecision, StoredDelivery, decide_ingest, decide_resync
 from sync_daemon.ledger.deliveries import log_attempt
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Connection, Store
 
 _LOOKUP_CHUNK = 500  # ids per IN (...) list, well under SQLite's limit on bound parameters
 
 
-class Ingest(SqliteStore):
+class Ingest(Store):
     """Orders and the rows their mapped payloads create or change."""
 
     def known_modified(self, order_ids: Iterable[int]) -> dict[int, str]:
@@ -35,15 +34,16 @@ class Ingest(SqliteStore):
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._fetch(
-            "SELECT o.order_id, o.modified, group_concat(d.destination, char(31)) FROM orders o"
-            f" LEFT JOIN deliveries d ON d.order_id = o.order_id WHERE o.order_id IN ({marks}) GROUP BY o.order_id",
+        found: dict[int, tuple[str, set[str]]] = {}
+        for order_id, modified, destination in self._fetch(
+            "SELECT o.order_id, o.modified, d.destination FROM orders o"
+            f" LEFT JOIN deliveries d ON d.order_id = o.order_id WHERE o.order_id IN ({marks})",
             ids,
-        )
-        return {
-            order_id: (modified, frozenset(names.split("\x1f")) if names else frozenset())
-            for order_id, modified, names in rows
-        }
+        ):
+            names = found.setdefault(order_id, (modified, set()))[1]
+            if destination is not None:
+                names.add(destination)
+        return {order_id: (modified, frozenset(names)) for order_id, (modified, names) in found.items()}
 
     def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
         """Record a page of orders and their mapped payloads; returns counts of what changed."""
@@ -71,7 +71,7 @@ class Ingest(SqliteStore):
 
     @staticmethod
     def _ingest_one(
-        connection: sqlite3.Connection,
+        connection: Connection,
         item: IngestItem,
         mapped: Mapped,
         row: StoredDelivery | None,
@@ -127,7 +127,7 @@ class Ingest(SqliteStore):
         return to_send
 
 
-def _upsert_order(connection: sqlite3.Connection, item: IngestItem, stamp: str) -> None:
+def _upsert_order(connection: Connection, item: IngestItem, stamp: str) -> None:
     connection.execute(
         "INSERT INTO orders (order_id, number, modified, status, first_status, first_seen_at, last_seen_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET"
@@ -138,7 +138,7 @@ def _upsert_order(connection: sqlite3.Connection, item: IngestItem, stamp: str) 
 
 
 def _stored_deliveries(
-    connection: sqlite3.Connection, order_ids: Sequence[int]
+    connection: Connection, order_ids: Sequence[int]
 ) -> dict[tuple[int, str], StoredDelivery]:
     """(order id, destination) → what ingest decides on, of the existing deliveries of these orders."""
     found = {}
@@ -156,7 +156,7 @@ def _stored_deliveries(
 
 
 def _write_delivery(
-    connection: sqlite3.Connection,
+    connection: Connection,
     item: IngestItem,
     mapped: Mapped,
     payload_text: str | None,
@@ -195,7 +195,7 @@ def _write_delivery(
 
 
 def _apply_change(
-    connection: sqlite3.Connection,
+    connection: Connection,
     item: IngestItem,
     mapped: Mapped,
     decision: IngestDecision,
@@ -229,7 +229,7 @@ def _apply_change(
         connection.execute(
             "UPDATE deliveries SET state = ?, operation = ?, attempts = 0, next_attempt_at = ?,"
             " last_error = NULL, payload = ?, payload_hash = ?, note = ?, order_modified = ?, updated_at = ?,"
-            " queued_at = ? WHERE order_id = ? AND destination = ?",
+            " queued_at = ?, leased_by = NULL, leased_until = NULL WHERE order_id = ? AND destination = ?",
             [decision.state, decision.operation, now, payload_text, new_hash, decision.note, item.modified, stamp,
              now, *key],
         )

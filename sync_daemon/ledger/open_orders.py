@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sync_daemon.ledger.encoding import iso_stamp
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Store
 
 # WooCommerce statuses after which an order is not edited in ways a platform must learn of.
 FINAL_STATUSES = ("completed", "cancelled", "refunded", "failed", "trash")
 
 
-def open_order_ids(store: SqliteStore, *, since: float, final: Iterable[str] = FINAL_STATUSES) -> list[int]:
+def open_order_ids(store: Store, *, since: float, final: Iterable[str] = FINAL_STATUSES) -> list[int]:
     """Ids of orders with at least one delivery row, not in a final status, first seen at or after ``since``."""
     finals = list(final)
     marks = ",".join("?" * len(finals)) or "''"

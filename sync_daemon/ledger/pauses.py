@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Store
 
 LIFTED_BY_NEW_SETTINGS = ("auth", "quota", "config")  # pause kinds that new settings may cure
 
 
-class Pauses(SqliteStore):
+class Pauses(Store):
     """Pause, resume and remember each destination's settings fingerprint."""
 
     def pause_destination(self, name: str, *, kind: str, reason: str, until: float, now: float) -> None:

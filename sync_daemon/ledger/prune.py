@@ -18,15 +18,13 @@ fingerprints) are never touched.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.ledger.schema import FINAL_STATES
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Connection, Store
 
 # What an order needs to be pruned; the parameters are the cutoff as a stamp four times (the
 # ``*_at`` text columns), as epoch seconds once (tracking), then the open statuses.
@@ -41,6 +39,7 @@ _PRUNABLE = (
     "  AND COALESCE(t.checked_at, t.first_seen_at) >= ?)"
     " AND o.status IS NOT NULL AND o.status NOT IN ({open_marks})"
 )
+PREVIEW_CHUNK = 500  # ids counted per statement by a preview
 _TABLES = ("attempts", "deliveries", "tracking", "writebacks")  # each keyed by order_id; orders last
 
 
@@ -78,18 +77,20 @@ def _parameters(older_than: float, open_statuses: Sequence[str]) -> list[Any]:
     return [stamp, stamp, stamp, stamp, older_than, *open_statuses]
 
 
-def _count(connection: sqlite3.Connection, ids: Sequence[int]) -> PruneResult:
+def _in_list(ids: Sequence[int]) -> str:
+    """``IN (...)`` marks for a batch's ids (a batch is a few hundred: within every backend's limit)."""
+    return "(" + ",".join("?" * len(ids)) + ")"
+
+
+def _count(connection: Connection, ids: Sequence[int]) -> PruneResult:
     """Rows of these orders, per table."""
-    # One JSON array as the only parameter: no limit on bound variables, one statement per table.
-    chosen = "SELECT value FROM json_each(?)"
-    parameters = [json.dumps(list(ids))]
+    marks = _in_list(ids)
 
     def count(table: str) -> int:
-        sql = f"SELECT COUNT(*) FROM {table} WHERE order_id IN ({chosen})"
-        return int(connection.execute(sql, parameters).fetchone()[0])
+        return int(connection.execute(f"SELECT COUNT(*) FROM {table} WHERE order_id IN {marks}", ids).fetchone()[0])
 
     states = connection.execute(
-        f"SELECT state, COUNT(*) FROM deliveries WHERE order_id IN ({chosen}) GROUP BY state", parameters
+        f"SELECT state, COUNT(*) FROM deliveries WHERE order_id IN {marks} GROUP BY state", ids
     ).fetchall()
     return PruneResult(
         orders=len(ids),
@@ -100,16 +101,18 @@ def _count(connection: sqlite3.Connection, ids: Sequence[int]) -> PruneResult:
     )
 
 
-class Retention(SqliteStore):
+class Retention(Store):
     """Pruning old, finished orders and giving the freed space back to the disk."""
 
     def prune_preview(self, *, older_than: float, open_statuses: Sequence[str]) -> PruneResult:
         """What ``prune_batch`` calls would remove, all batches together; removes nothing."""
-        with self._lock:
-            connection = self.db.conn
+        with self.snapshot() as connection:
             parameters = _parameters(older_than, open_statuses)
             ids = [row[0] for row in connection.execute(_prunable_sql(open_statuses), parameters)]
-            return _count(connection, ids)
+            total = PruneResult()
+            for start in range(0, len(ids), PREVIEW_CHUNK):
+                total.add(_count(connection, ids[start : start + PREVIEW_CHUNK]))
+            return total
 
     def prune_batch(self, *, older_than: float, open_statuses: Sequence[str], limit: int) -> PruneResult:
         """Remove up to ``limit`` prunable orders with all their rows, in one transaction."""
@@ -125,26 +128,11 @@ class Retention(SqliteStore):
             if not ids:
                 return PruneResult()
             result = _count(connection, ids)
-            chosen = [json.dumps(ids)]
             for table in (*_TABLES, "orders"):
-                connection.execute(f"DELETE FROM {table} WHERE order_id IN (SELECT value FROM json_each(?))", chosen)
+                connection.execute(f"DELETE FROM {table} WHERE order_id IN {_in_list(ids)}", ids)
             connection.execute(
                 "INSERT INTO meta (key, value) VALUES ('pruned_orders', ?) ON CONFLICT (key) DO UPDATE SET"
-                " value = CAST(value AS INTEGER) + excluded.value",
-                [len(ids)],
+                " value = CAST(CAST(meta.value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT)",
+                [str(len(ids))],
             )
             return result
-
-    def reclaim_space(self, *, max_pages: int) -> int:
-        """Give up to ``max_pages`` free pages back to the disk (incremental vacuum); returns how many."""
-        with self._lock:
-            before = int(self.db.conn.execute("PRAGMA freelist_count").fetchone()[0])
-            if before == 0 or self.auto_vacuum() != "incremental":
-                return 0  # without incremental auto-vacuum the free pages are reused by new rows instead
-            self.db.conn.execute(f"PRAGMA incremental_vacuum({int(max_pages)})").fetchall()
-            return before - int(self.db.conn.execute("PRAGMA freelist_count").fetchone()[0])
-
-    def free_bytes(self) -> int:
-        """Bytes of the file that hold no data (free pages, reused before the file grows)."""
-        pages = self._fetch("PRAGMA freelist_count")[0][0]
-        return int(pages) * int(self._fetch("PRAGMA page_size")[0][0])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.ledger.schema import STATES
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Store
 
 
-class Reports(SqliteStore):
+class Reports(Store):
     """Summaries built from every table; nothing here writes."""
 
     def summary(self, *, now: float | None = None) -> dict[str, Any]:
@@ -77,11 +78,11 @@ class Reports(SqliteStore):
     def delivery_latencies(self, destination: str) -> list[float]:
         """Seconds from an order being queued to being delivered (for benchmarks)."""
         rows = self._fetch(
-            "SELECT (julianday(delivered_at) - julianday(queued_at, 'unixepoch')) * 86400.0 FROM deliveries"
-            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL",
+            "SELECT delivered_at, queued_at FROM deliveries"
+            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL AND delivered_at IS NOT NULL",
             [destination],
         )
-        return [row[0] for row in rows]
+        return [datetime.fromisoformat(delivered).timestamp() - queued for delivered, queued in rows]
 
 
 def _as_of(row: dict[str, Any], now: float) -> dict[str, Any]:

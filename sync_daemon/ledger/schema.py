@@ -1,12 +1,15 @@
 """The ledger's tables, as a list of migrations, and the states a delivery row can be in.
 
-Each migration upgrades the file by one version (``PRAGMA user_version``); a file newer than
-``SCHEMA_VERSION`` is refused rather than guessed at.
+Each migration upgrades the ledger by one version (SQLite: ``PRAGMA user_version``); a ledger newer
+than ``SCHEMA_VERSION`` is refused rather than guessed at. Versions are one sequence for both
+backends: a PostgreSQL ledger starts at ``POSTGRES_BASELINE`` with every table of that version at
+once (``ledger.postgres_schema``), and each later version is a migration written for both.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+POSTGRES_BASELINE = 5  # the version a new PostgreSQL ledger is created at
 ACTIVE_STATES = ("pending", "retrying")  # rows waiting for their next attempt
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
 # Rows with nothing left to do: retention may prune them (``skipped`` has nothing to send at all).
@@ -116,5 +119,22 @@ ALTER TABLE writebacks ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
 UPDATE writebacks SET changed = CASE WHEN action = 'nothing to do' THEN 0 ELSE 1 END
 """
 
+# Version 5: rows are leased before they are sent (who, until when), so several daemons can share a
+# ledger (PostgreSQL) and a row left ``sending`` by a dead one is taken over when its lease ends; the
+# daemons of a ledger say they are alive (and which one leads) in ``daemons``.
+_SCHEMA_V5 = """
+ALTER TABLE deliveries ADD COLUMN leased_by TEXT;
+ALTER TABLE deliveries ADD COLUMN leased_until REAL;
+CREATE INDEX IF NOT EXISTS deliveries_sending ON deliveries (leased_until) WHERE state = 'sending';
+CREATE TABLE IF NOT EXISTS daemons (
+    daemon_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    leads INTEGER NOT NULL DEFAULT 0
+)
+"""
+
 # Each entry upgrades the schema from version N-1 to N; append, never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}

@@ -14,7 +14,7 @@ from sync_daemon.core.outcome import IngestItem
 from sync_daemon.core.transitions import decide_ingest
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
 from sync_daemon.ledger.ingest import _apply_change, _stored_deliveries
-from sync_daemon.ledger.store import SqliteStore
+from sync_daemon.ledger.store import Store
 
 # One label as the source of both the rows and the writebacks they are checked against.
 _UNWRITTEN_SHIPMENTS = (
@@ -40,7 +40,7 @@ def changed_the_order(entry: dict[str, Any]) -> bool:
     return bool(entry.get("note")) or str(entry.get("action", "")).startswith("status ")
 
 
-class Tracking(SqliteStore):
+class Tracking(Store):
     """Shipment tracking, write-back candidates and the write-back memory."""
 
     def tracking_due(self, *, now: float, max_age_seconds: float, limit: int = 1000) -> list[tuple[int, str]]:
@@ -73,7 +73,7 @@ class Tracking(SqliteStore):
             changed = before is not None and tuple(before) != (shipment_status, exception_status)
             connection.execute(
                 "UPDATE tracking SET checked_at = ?, shipment_status = ?, exception_status = ?, carrier = ?,"
-                " tracking_number = ?, done = ?, changed_at = CASE WHEN ? THEN ? ELSE changed_at END"
+                " tracking_number = ?, done = ?, changed_at = CASE WHEN ? = 1 THEN ? ELSE changed_at END"
                 " WHERE order_id = ?",
                 [now, shipment_status, exception_status, carrier, tracking_number, int(done), int(changed),
                  iso_stamp(now), order_id],
@@ -123,8 +123,12 @@ class Tracking(SqliteStore):
         stamp = iso_stamp(now)
         with self.transaction() as connection:
             connection.executemany(
-                "INSERT OR REPLACE INTO writebacks (order_id, source, remote_status, action, detail, status_before,"
-                " status_after, applied_at, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO writebacks (order_id, source, remote_status, action, detail, status_before,"
+                " status_after, applied_at, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (order_id, source, remote_status) DO UPDATE SET action = excluded.action,"
+                " detail = excluded.detail, status_before = excluded.status_before,"
+                " status_after = excluded.status_after, applied_at = excluded.applied_at,"
+                " changed = excluded.changed",
                 [(order_id, e["source"], e["remote_status"], e["action"], e.get("detail"), e.get("status_before"),
                   e.get("status_after"), stamp, int(changed_the_order(e))) for e in entries],
             )

@@ -33,7 +33,7 @@ from sync_daemon.core.diagnose import Finding, trusting, value_findings, value_s
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.urls import origin_of
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms.base import CheckResult, ConnectionSpec, ShopContext
 from sync_daemon.source.check import NAME, SHOP_CONNECTION, check_woocommerce
 
@@ -186,7 +186,7 @@ def ledger_history(settings: SettingsBase, name: str) -> str | None:
     except OSError:  # a state directory this user may not enter
         return None
     try:
-        ledger = Ledger(path)
+        ledger = SqliteLedger(path)
     except Exception:  # noqa: BLE001 - an unreadable ledger only means "no history"
         return None
     try:

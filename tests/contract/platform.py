@@ -36,7 +36,7 @@ from sync_daemon.config import Settings
 from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError, SyncError
 from sync_daemon.core.order import Order
 from sync_daemon.engine.sync import Engine
-from sync_daemon.ledger import Ledger
+from sync_daemon.ledger import Ledger, SqliteLedger
 from sync_daemon.platforms import REGISTRY, CheckResult, Destination, MappingResult, Platform, ShopContext
 from tests.contract.harnesses import SHOP_ORIGIN, PlatformHarness
 
@@ -79,7 +79,7 @@ def engine_for(
         "delivery": {"retry_schedule_seconds": [RETRY_SECONDS], "retry_jitter": 0},
         harness.name: section,
     })
-    ledger = Ledger.open(state_dir)
+    ledger = SqliteLedger.open(state_dir)
     engine = build_engine(settings, ledger, threading.Event())
     try:
         engine.startup()

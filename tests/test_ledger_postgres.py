@@ -1,0 +1,161 @@
+"""The PostgreSQL ledger against a real server: the shared contract, shops kept apart, leases, leadership."""
+
+from __future__ import annotations
+
+import itertools
+
+import psycopg
+import pytest
+
+from sync_daemon.core.errors import ConfigurationError, LedgerUnavailable
+from sync_daemon.ledger import SCHEMA_VERSION, open_postgres
+from tests.conftest import POSTGRES_PASSWORD
+from tests.contract.ledger import NOW, LedgerContract, item, send_all, state
+
+_shops = itertools.count(1)
+
+
+def new_shop() -> str:
+    """A shop name no other test uses: every test gets an empty ledger in the one database."""
+    return f"shop-{next(_shops)}.example"
+
+
+class TestPostgresLedger(LedgerContract):
+    @pytest.fixture
+    def make_ledger(self, postgres_url):
+        """Opens this test's shop in the shared database (the same shop at every call)."""
+        shop = new_shop()
+        return lambda: open_postgres(postgres_url, shop_id=shop, password=POSTGRES_PASSWORD)
+
+
+@pytest.fixture
+def shop_ledger(postgres_url):
+    opened = []
+
+    def make(shop=None, **options):
+        ledger = open_postgres(postgres_url, shop_id=shop or new_shop(), password=POSTGRES_PASSWORD, **options)
+        opened.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in opened:
+        ledger.close()
+
+
+def test_two_shops_in_one_database_never_see_each_other(shop_ledger):
+    first, second = shop_ledger(), shop_ledger()
+    first.ingest([item(7)], now=NOW)
+    first.set_meta(cursor="2026-11-20T10:00:00+00:00")
+    assert second.delivery(7, "a") is None
+    assert second.get_cursor() is None
+    assert second.due("a", now=NOW, limit=10) == []
+    second.ingest([item(7, payload={"other": True})], now=NOW)  # the same order id, another shop
+    send_all(second)
+    assert state(first, 7) == "pending" and state(second, 7) == "delivered"
+    assert first.summary()["orders_seen"] == 1
+
+
+def test_a_row_is_leased_to_one_daemon_until_its_lease_ends(shop_ledger):
+    shop = new_shop()
+    one, other = shop_ledger(shop, lease_seconds=60), shop_ledger(shop, lease_seconds=60)
+    one.ingest([item(1), item(2)], now=NOW)
+    taken = one.due("a", now=NOW, limit=1)
+    assert [d.order_id for d in taken] == [1]
+    assert [d.order_id for d in other.due("a", now=NOW, limit=10)] == [2]  # 1 is leased to the first
+    assert other.due("a", now=NOW + 30, limit=10)[0].order_id == 2  # its own lease it keeps
+    assert [d.order_id for d in other.due("a", now=NOW + 61, limit=10)] == [1, 2]  # the first's ended
+
+
+def test_a_row_taken_over_is_lost_to_the_daemon_that_held_it(shop_ledger):
+    shop = new_shop()
+    one, other = shop_ledger(shop, lease_seconds=60), shop_ledger(shop, lease_seconds=60)
+    one.ingest([item(1)], now=NOW)
+    held = one.due("a", now=NOW, limit=1)
+    later = NOW + 61
+    taken = other.due("a", now=later, limit=1)
+    assert other.mark_sending(taken, now=later) == []
+    assert one.mark_sending(held, now=later) == held  # not sent: the other daemon has it out
+    assert one.delivery(1, "a")["leased_by"] == other.owner
+
+
+def test_an_edited_order_is_not_sent_with_the_payload_read_before(shop_ledger):
+    ledger = shop_ledger()
+    ledger.ingest([item(1)], now=NOW)
+    held = ledger.due("a", now=NOW, limit=1)
+    ledger.ingest([item(1, modified="later", payload={"id": "1", "total": 200})], now=NOW)
+    assert ledger.mark_sending(held, now=NOW) == held
+    fresh = ledger.due("a", now=NOW, limit=1)
+    assert fresh[0].payload["total"] == 200 and ledger.mark_sending(fresh, now=NOW) == []
+
+
+def test_only_expired_sending_rows_are_recovered_on_a_shared_ledger(shop_ledger):
+    shop = new_shop()
+    alive, starting = shop_ledger(shop, lease_seconds=60), shop_ledger(shop, lease_seconds=60)
+    alive.ingest([item(1)], now=NOW)
+    alive.mark_sending(alive.due("a", now=NOW, limit=1), now=NOW)
+    assert starting.recover_interrupted(now=NOW + 10) == 0  # a request of a live daemon is out
+    assert state(alive) == "sending"
+    assert starting.recover_interrupted(now=NOW + 61) == 1  # its daemon died: sent again
+    assert state(alive) == "retrying"
+
+
+def test_one_leader_per_shop_and_the_lead_passes_when_it_closes(shop_ledger):
+    shop = new_shop()
+    first, second, elsewhere = shop_ledger(shop), shop_ledger(shop), shop_ledger()
+    assert first.try_lead() is True
+    assert second.try_lead() is False
+    assert first.try_lead() is True  # kept
+    assert elsewhere.try_lead() is True  # another shop leads on its own
+    first.close()
+    assert second.try_lead() is True
+
+
+def test_the_daemons_of_a_ledger_are_listed_with_their_lead(shop_ledger):
+    shop = new_shop()
+    first, second = shop_ledger(shop), shop_ledger(shop)
+    first.daemon_started(now=NOW)
+    second.daemon_started(now=NOW)
+    first.daemon_heartbeat(now=NOW + 5, leads=True, interval=5)
+    listed = {row["daemon_id"]: row for row in second.daemons(now=NOW + 6, interval=5)}
+    assert listed[first.owner]["leads"] is True and listed[second.owner]["leads"] is False
+    assert list(second.daemons(now=NOW + 60, interval=5)) == []  # none beat for 12 intervals
+    second.daemon_stopped()
+    assert [row["daemon_id"] for row in first.daemons(now=NOW + 6, interval=5)] == [first.owner]
+
+
+def test_the_schema_version_is_the_same_as_sqlite(shop_ledger):
+    assert shop_ledger().schema_version() == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused_saying_which(postgres_server, postgres_url):
+    with postgres_server.admin() as admin:
+        admin.execute("CREATE DATABASE newer_schema OWNER sync_daemon")
+    url = postgres_url.rsplit("/", 1)[0] + "/newer_schema"
+    open_postgres(url, shop_id="x", password=POSTGRES_PASSWORD).close()  # created at this version
+    with psycopg.connect(url, password=POSTGRES_PASSWORD, autocommit=True) as raw:
+        raw.execute("UPDATE sync_daemon_schema SET version = %s", [SCHEMA_VERSION + 1])
+    with pytest.raises(ConfigurationError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this sync-daemon"):
+        open_postgres(url, shop_id="x", password=POSTGRES_PASSWORD)
+
+
+def test_a_wrong_password_is_one_clear_line_without_the_password(postgres_url):
+    with pytest.raises(ConfigurationError) as raised:
+        open_postgres(postgres_url, shop_id="x", password="not-the-password-123")
+    message = str(raised.value)
+    assert "refused the login" in message and "not-the-password-123" not in message
+    assert "\n" not in message
+
+
+def test_a_superuser_is_refused_because_it_would_see_every_shop(postgres_server):
+    url = f"postgresql://postgres@127.0.0.1:{postgres_server.port}/postgres"
+    from tests.postgres_server import SUPERUSER_PASSWORD
+
+    with pytest.raises(ConfigurationError, match="superuser or bypasses row-level security"):
+        open_postgres(url, shop_id="x", password=SUPERUSER_PASSWORD)
+
+
+def test_a_server_that_is_down_is_a_temporary_error():
+    from tests.postgres_server import free_port
+
+    with pytest.raises(LedgerUnavailable, match="unreachable"):
+        open_postgres(f"postgresql://sync@127.0.0.1:{free_port()}/sync", shop_id="x", password="p")
