@@ -14,7 +14,8 @@ import pytest
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.server_settings import ServerSettings, split_listen
 from sync_daemon.service.health import Health
-from sync_daemon.service.hints import HintBox
+from sync_daemon.service.hints import EVERYTHING, HintBox
+from sync_daemon.service.intake import Intake
 from sync_daemon.service.listener import Listener, ListenerApp, Routes
 from sync_daemon.service.metrics import Metrics
 from sync_daemon.source.webhooks import read_delivery, signature
@@ -230,3 +231,104 @@ def test_a_flood_of_tracktor_webhooks_is_one_tracking_read() -> None:
     for _ in range(100):
         assert call(app, "POST", "/webhooks/tracktor/tt-token-1234", b'{"order_id": 5}')[0] == 200
     assert wakes == [1]
+
+
+def tracktor_app() -> tuple[ListenerApp, HintBox, Metrics]:
+    tracktor: HintBox[str] = HintBox()
+    metrics = Metrics()
+    settings = ServerSettings(tracktor_secret="tt-token-1234")
+    return ListenerApp(Routes(lambda: settings, HintBox(), metrics, None, tracktor)), tracktor, metrics
+
+
+def tracktor_post(app: ListenerApp, body: bytes) -> dict[str, Any]:
+    status, answer = call(app, "POST", "/webhooks/tracktor/tt-token-1234", body)
+    assert status == 200
+    return json.loads(answer)
+
+
+def test_a_tracktor_webhook_hints_the_order_it_names_and_nothing_else() -> None:
+    app, tracktor, metrics = tracktor_app()
+    fulfillment = {"fulfillment": {"id": 4400112233, "order_id": 5012345678, "shipment_status": "delivered"}}
+    assert tracktor_post(app, json.dumps(fulfillment).encode()) == {"result": "hint"}
+    assert tracktor_post(app, b'{"order_id": "5012345678", "shipment_status": "in_transit"}') == {"result": "coalesced"}
+    assert tracktor_post(app, b'{"order": {"id": 77}}') == {"result": "hint"}
+    assert tracktor.take() == ["5012345678", "77"]  # ids only: no status travels with them
+    rendered = metrics.render().decode()
+    assert 'sync_daemon_webhooks_received_total{source="tracktor",verdict="hint"} 2.0' in rendered
+    assert 'sync_daemon_webhooks_received_total{source="tracktor",verdict="coalesced"} 1.0' in rendered
+
+
+def test_a_tracktor_webhook_naming_no_order_asks_for_everything_once() -> None:
+    app, tracktor, _ = tracktor_app()
+    assert tracktor_post(app, b"<html>not json</html>") == {"result": "unnamed"}
+    assert tracktor_post(app, b'{"fulfillment": {"id": 4400112233}}') == {"result": "coalesced"}
+    assert tracktor.take() == [EVERYTHING]
+
+
+def test_the_intake_reads_named_orders_and_everything_only_when_asked(tmp_path: Path) -> None:
+    from sync_daemon.config import Settings
+
+    intake = Intake(Settings.model_validate({"state_dir": str(tmp_path)}))
+    queued: list[Any] = []
+    asked: list[Any] = []
+    intake.start(lambda function, name: queued.append(function), lambda what, job: None, asked.append)
+    for order in ("77", "5012345678", "77"):
+        intake.tracktor_hints.add(order)
+    assert len(queued) == 1
+    queued.pop()()
+    assert asked == [["5012345678", "77"]]  # everything named since the last read, each once
+    intake.tracktor_hints.add(EVERYTHING)  # a body that named nothing
+    intake.tracktor_hints.add("9")
+    queued.pop()()
+    assert asked[1:] == [["9"], None]  # the named one surely, then every order due
+
+
+@pytest.fixture
+def restore_signals():
+    import signal
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    yield
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+def test_a_tracktor_hint_for_one_order_reads_that_order_only(tmp_path: Path, tracktor, restore_signals) -> None:
+    """The daemon's own path: listener → hint box → intake → runner → engine → Tracktor, one request."""
+    import time
+
+    from sync_daemon.config import Settings
+    from sync_daemon.core.outcome import IngestItem
+    from sync_daemon.service.runner import Daemon
+
+    credentials = tracktor.credentials
+    settings = Settings.model_validate({
+        "state_dir": str(tmp_path / "state"),
+        "woocommerce": {"url": "http://127.0.0.1:9", "consumer_key": "ck_x", "consumer_secret": "cs_x"},
+        "server": {"tracktor_secret": "tt-token-1234"},
+        "tracktor": {"enabled": True, **credentials, "order_id_source": "order_id", "webhooks_active": True},
+    })
+    daemon = Daemon(settings, None)
+    queued: list[Any] = []
+    try:
+        orders = (9501, 9502, 9503)
+        daemon.ledger.ingest([IngestItem(n, str(n), "m", "processing", [], tracking_id=str(n)) for n in orders],
+                             now=time.time())
+        for n in orders:
+            tracktor.add_order(n, [{"carrier": "Pathao", "tracking_number": f"PX{n}", "shipment_status": "in_transit"}])
+        daemon.intake.start(lambda function, name: queued.append(function), daemon._guarded,
+                            daemon._pull_tracking_now)
+        app = ListenerApp(Routes(lambda: settings.server, daemon.intake.hints, daemon.intake.metrics, None,
+                                 daemon.intake.tracktor_hints))
+        tracktor.advance(9502, "delivered")
+        for _ in range(3):  # Tracktor repeating itself before the worker is free: one read
+            assert call(app, "POST", "/webhooks/tracktor/tt-token-1234", b'{"order_id": 9502}')[0] == 200
+        assert len(queued) == 1
+        queued.pop()()  # the scheduler's worker runs the job
+        assert [entry["path"].rsplit("/", 1)[-1] for entry in tracktor.request_log()] == ["9502.json"]
+        assert daemon.ledger.tracking_due(now=time.time(), max_age_seconds=86400) == [(9501, "9501"), (9503, "9503")]
+    finally:
+        daemon.engine.close()
+        daemon.ledger.close()
+        if daemon.lock is not None:
+            daemon.lock.release()

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import pytest
 import requests
 
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.order import Order
+from sync_daemon.core.outcome import IngestItem
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms.tracktor import (
     WEBHOOK_TOPICS,
     Fulfillment,
     OrderTracking,
     TracktorClient,
     TracktorSettings,
+    TracktorTracking,
     parse_fulfillment,
     parse_order_tracking,
     parse_status_options,
     tracktor_order_id,
+    webhook_order_ids,
 )
 from sync_daemon.platforms.tracktor.check import check_connection
+from sync_daemon.platforms.tracktor.webhook import MAX_IDS
 from sync_daemon.simulators import TracktorSimulator
 
 KEY = "trk_live_9f8e7d6c5b4a39281706"
 UUID = "6f1c2d3e-aaaa-4bbb-8ccc-0123456789ab"
+ORDER_ROUTE = "/apps/tracktor/api/admin/{uuid}/orders/{order_id}.json"
 
 
 # -- tracktor_order_id --------------------------------------------------------------------
@@ -391,3 +401,138 @@ def test_a_plain_404_on_an_order_is_none_elsewhere_configuration(client, sim):
     assert client.order_tracking("1") is None
     with pytest.raises(ConfigurationError, match="is tracktor.uuid right"):
         client.webhooks()
+
+
+# -- what a webhook names -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"order_id": 5012345678}', ("5012345678",)),
+        (b'{"order_id": " ord-12_AB "}', ("ord-12_AB",)),
+        (b'{"id": 5012345678, "order_name": "#1001", "statuses": ["delivered"]}', ("5012345678",)),
+        (b'{"order": {"id": 77, "fulfillments": [{"id": 4400112233, "shipment_status": "delivered"}]}}', ("77",)),
+        (b'{"order": 77}', ("77",)),
+        (b'{"fulfillment": {"id": 4400112233, "order_id": 5012345678, "shipment_status": "delivered"}}',
+         ("5012345678",)),
+        (b'{"id": 9001, "topic": "order/delivered", "data": {"order_id": 12}}', ("12",)),  # 9001: the event's
+        (b'{"payload": {"order": {"order_id": "12"}}}', ("12",)),
+        (b'{"orders": [{"order_id": 1}, {"id": 2}, {"order_id": 1}]}', ("1", "2")),
+        (b'[{"order_id": 3}, {"fulfillment": {"order_id": 4}}]', ("3", "4")),
+    ],
+)
+def test_a_webhook_names_the_orders_to_read_again(body, expected):
+    assert webhook_order_ids(body) == expected
+
+
+def test_a_status_in_the_body_is_never_read():
+    told = b'{"order_id": 12, "shipment_status": "delivered", "statuses": ["delivered"], "status": "delivered"}'
+    assert webhook_order_ids(told) == ("12",)  # only which order: its status comes from the API
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe garbage",
+        b"null",
+        b"42",
+        b'"5012345678"',
+        b"[]",
+        b"{}",
+        b"[" * 100_000,  # nested past the parser's recursion limit
+        b'{"order_id": null}',
+        b'{"order_id": true}',
+        b'{"order_id": 5012345678.0}',
+        b'{"order_id": "#1001"}',
+        b'{"order_id": "../../webhooks"}',
+        b'{"order_id": {"id": 3}}',
+        b'{"order_id": "' + b"x" * 65 + b'"}',
+    ],
+)
+def test_garbage_names_nothing(body):
+    assert webhook_order_ids(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 4400112233, "shipment_status": "in_transit", "tracking_number": "JD1"}',  # a fulfillment's id
+        b'{"topic": "fulfillment/delivered", "id": 4400112233}',
+        b'{"fulfillment": {"id": 4400112233}}',
+        b'{"fulfillment": 4400112233}',
+        b'{"id": 9001, "topic": "order/all", "data": {"shop_url": "example.myshopify.com"}}',
+        b'{"webhook": {"id": 9001, "topic": "order/all"}}',
+        b'{"event": "ping"}',
+    ],
+)
+def test_unknown_shapes_and_fulfillment_ids_name_no_order(body):
+    assert webhook_order_ids(body) is None
+
+
+def test_a_body_names_at_most_a_hundred_orders():
+    body = json.dumps({"orders": [{"order_id": n} for n in range(500)]}).encode()
+    assert webhook_order_ids(body) == tuple(str(n) for n in range(MAX_IDS))
+
+
+# -- the targeted pull ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def tracked(tmp_path, sim):
+    """A ledger following orders 1..4 (Tracktor ids 501..504), all known to the simulator."""
+    ledger = SqliteLedger.open(tmp_path)
+    now = time.time()
+    ledger.ingest([IngestItem(n, str(n), "m", "processing", [], tracking_id=str(500 + n)) for n in (1, 2, 3, 4)],
+                  now=now)
+    for n in (1, 2, 3, 4):
+        sim.add_order(500 + n, [{"carrier": "Pathao", "tracking_number": f"PX{n}", "shipment_status": "in_transit"}])
+    source = TracktorTracking(settings_for(sim))
+    yield ledger, source, now
+    source.close()
+    ledger.close()
+
+
+def order_reads(sim):
+    return [entry["path"].rsplit("/", 1)[-1] for entry in sim.request_log() if entry["method"] == "GET"]
+
+
+def test_a_targeted_pull_asks_tracktor_about_the_named_order_only(tracked, sim):
+    ledger, source, now = tracked
+    sim.advance(503, "delivered")
+    changed = source.pull(ledger, now=now, stop=threading.Event(), progress=lambda: None, only=["503"])
+    assert changed == 1
+    assert order_reads(sim) == ["503.json"] and sim.count("GET", ORDER_ROUTE) == 1
+    assert ledger.tracking_due(now=now, max_age_seconds=86400) == [(1, "501"), (2, "502"), (4, "504")]  # 3 is done
+
+
+def test_a_targeted_pull_reads_nothing_for_orders_it_does_not_follow(tracked, sim):
+    ledger, source, now = tracked
+    assert source.pull(ledger, now=now, stop=threading.Event(), progress=lambda: None, only=["999", "x"]) == 0
+    assert sim.stats()["total"] == 0
+
+
+def test_without_only_every_due_order_is_read(tracked, sim):
+    ledger, source, now = tracked
+    source.pull(ledger, now=now, stop=threading.Event(), progress=lambda: None)
+    assert sorted(order_reads(sim)) == ["501.json", "502.json", "503.json", "504.json"]
+
+
+def test_the_simulator_takes_the_one_key_on_webhook_routes_and_nothing_else(sim):
+    """The contract documents one x-api-key per shop and no permissions: the webhook routes check the
+    key like every route (401 without it or with another), and the shop's key may manage webhooks."""
+    webhooks = f"{sim.base_url}/{UUID}/webhooks.json"
+    one = f"{sim.base_url}/{UUID}/webhooks/9001.json"
+    body = {"webhook": {"topic": "order/all", "address": "https://shop.example.com/hook"}}
+    for headers in ({}, {"x-api-key": "trk_read_only_0123456789"}, {"x-api-key": KEY.upper()}):
+        assert requests.get(webhooks, headers=headers, timeout=5).status_code == 401
+        assert requests.post(webhooks, json=body, headers=headers, timeout=5).status_code == 401
+        assert requests.delete(one, headers=headers, timeout=5).status_code == 401
+    assert sim.webhooks() == [] and sim.webhook_calls() == []  # refused before anything was recorded
+    created = requests.post(webhooks, json=body, headers={"x-api-key": KEY}, timeout=5)
+    assert created.status_code == 200
+    gone = requests.delete(f"{sim.base_url}/{UUID}/webhooks/{created.json()['webhook']['id']}.json",
+                           headers={"x-api-key": KEY}, timeout=5)
+    assert gone.status_code == 200 and sim.webhooks() == []

@@ -16,6 +16,8 @@ from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
 from sync_daemon.ledger.ingest import _apply_change, _stored_deliveries
 from sync_daemon.ledger.store import Store
 
+_NAMED_CHUNK = 500  # tracking ids per query of ``tracking_named``
+
 # One label as the source of both the rows and the writebacks they are checked against.
 _UNWRITTEN_SHIPMENTS = (
     "SELECT t.order_id AS order_id, ? AS source, t.shipment_status AS remote_status, t.carrier AS carrier,"
@@ -53,6 +55,26 @@ class Tracking(Store):
                 [now - max_age_seconds, limit],
             )
         ]
+
+    def tracking_named(
+        self, tracking_ids: Sequence[str], *, now: float, max_age_seconds: float
+    ) -> list[tuple[int, str]]:
+        """(order id, tracking id) of orders still in transit that carry one of ``tracking_ids``."""
+        # The same window as ``tracking_due``: being told makes a read come sooner, it does not bring
+        # back an order the schedule has let go. Chunked, to stay far below any backend's parameter limit.
+        wanted = list(dict.fromkeys(tracking_ids))
+        found: list[tuple[int, str]] = []
+        for start in range(0, len(wanted), _NAMED_CHUNK):
+            chunk = wanted[start : start + _NAMED_CHUNK]
+            found += [
+                (order_id, tracktor_id)
+                for order_id, tracktor_id in self._fetch(
+                    "SELECT order_id, tracktor_id FROM tracking WHERE done = 0 AND first_seen_at >= ?"
+                    f" AND tracktor_id IN ({','.join('?' * len(chunk))}) ORDER BY order_id",
+                    [now - max_age_seconds, *chunk],
+                )
+            ]
+        return found
 
     def record_tracking(
         self,

@@ -100,6 +100,10 @@ class StatusStore(Protocol):
 
     def tracking_due(self, *, now: float, max_age_seconds: float, limit: int = 1000) -> list[tuple[int, str]]: ...
 
+    def tracking_named(
+        self, tracking_ids: Sequence[str], *, now: float, max_age_seconds: float
+    ) -> list[tuple[int, str]]: ...
+
     def record_tracking(
         self,
         order_id: int,
@@ -128,9 +132,19 @@ class StatusSource(Protocol):
     quiet_statuses: frozenset[str]  # remote statuses not worth a note (every order starts there)
 
     def pull(
-        self, store: StatusStore, *, now: float, stop: threading.Event, progress: Callable[[], None]
+        self,
+        store: StatusStore,
+        *,
+        now: float,
+        stop: threading.Event,
+        progress: Callable[[], None],
+        only: Sequence[str] | None = None,
     ) -> int:
-        """Read what changed into the store; returns how many statuses changed."""
+        """Read what changed into the store; returns how many statuses changed.
+
+        ``only``: just the orders with these tracking ids (the platform said they changed); a source
+        that cannot read single orders reads everything.
+        """
         ...
 
     def fetch_one(self, order_id: int) -> tuple[str, str | None] | None:

@@ -3,7 +3,8 @@
 The listener threads only add ids here and wake the poll thread; they never touch the ledger or
 a platform. Many hints for one order before the next read become one read. The box is bounded:
 past ``limit`` ids a flood is dropped (and counted), because the poll and the reconcile sweep
-find those orders anyway.
+find those orders anyway. Ids are WooCommerce order ids (int) or a status source's tracking ids
+(str, where ``EVERYTHING`` stands for a hint that named no order).
 """
 
 from __future__ import annotations
@@ -11,24 +12,28 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 DEFAULT_LIMIT = 10_000
 _SEEN_DELIVERIES = 1_000  # delivery ids remembered to drop WooCommerce's repeated deliveries
+EVERYTHING = ""  # a tracking hint that names no order: read them all (no tracking id is empty)
+
+K = TypeVar("K", int, str)
 
 
-class HintBox:
+class HintBox(Generic[K]):
     """A thread-safe set of order ids with a wake-up callback when the first id arrives."""
 
     def __init__(self, wake: Callable[[], None] = lambda: None, limit: int = DEFAULT_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._ids: set[int] = set()
+        self._ids: set[K] = set()
         self._deliveries: OrderedDict[str, None] = OrderedDict()
         self._wake_pending = False
         self.wake = wake
         self.limit = limit
         self.dropped = 0
 
-    def add(self, order_id: int, delivery_id: str = "") -> str:
+    def add(self, order_id: K, delivery_id: str = "") -> str:
         """Record a hint; returns 'queued', 'coalesced', 'duplicate' or 'dropped'."""
         with self._lock:
             if delivery_id:
@@ -48,7 +53,7 @@ class HintBox:
             self.wake()  # outside the lock: it may call into the scheduler
         return "queued"
 
-    def take(self) -> list[int]:
+    def take(self) -> list[K]:
         """Every id waiting, oldest id first; the next hint wakes the reader again."""
         with self._lock:
             ids, self._ids = sorted(self._ids), set()

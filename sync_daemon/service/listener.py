@@ -23,8 +23,9 @@ from waitress.server import create_server
 
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.server_settings import ServerSettings
+from sync_daemon.platforms.tracktor.webhook import webhook_order_ids
 from sync_daemon.service.health import Health
-from sync_daemon.service.hints import HintBox
+from sync_daemon.service.hints import EVERYTHING, HintBox
 from sync_daemon.service.metrics import CONTENT_TYPE, Metrics
 from sync_daemon.source import webhooks
 
@@ -42,10 +43,10 @@ class Routes:
     """What the app answers with: the current settings, the hint boxes, metrics and health."""
 
     settings: Callable[[], ServerSettings]  # read per request: a reload changes secrets at once
-    hints: HintBox
+    hints: HintBox[int]
     metrics: Metrics
     health: Health | None = None
-    tracktor_hints: HintBox | None = None
+    tracktor_hints: HintBox[str] | None = None  # Tracktor order ids, or EVERYTHING
 
 
 class ListenerApp:
@@ -121,14 +122,15 @@ class ListenerApp:
         if error is not None:
             self.routes.metrics.webhooks.labels("tracktor", "too_large").inc()
             return error
-        verdict = "hint"
+        verdict = "ignored"
         if self.routes.tracktor_hints is not None:
-            # The payload is undocumented: whatever it says, the tracking is read again through the API.
-            self.routes.tracktor_hints.add(0)
-        else:
-            verdict = "ignored"
+            # Only which orders to read again through the API is taken from the body, never a status.
+            # A body naming none (its shape is undocumented) has every tracked order read.
+            named = webhook_order_ids(body)
+            answers = [self.routes.tracktor_hints.add(order) for order in named or (EVERYTHING,)]
+            # Not queued: coalesced (a read of it is already waiting) or dropped (the box is full).
+            verdict = ("hint" if named else "unnamed") if "queued" in answers else answers[0]
         self.routes.metrics.webhooks.labels("tracktor", verdict).inc()
-        del body
         return _json(200, {"result": verdict})
 
     def _log_once(self, environ: dict[str, Any], source: str, detail: str) -> None:

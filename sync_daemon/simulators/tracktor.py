@@ -7,6 +7,11 @@ Checks, in order: ``x-api-key`` (missing or wrong → 401 ``{"error": "Unauthori
 in the path (unknown → 404 ``{"error": "Shop not found"}``) → the request (body, validation, the
 action). Paths no route knows → 404 ``{"error": "Not Found"}``; wrong method → 405.
 
+Keys: the contract gives every endpoint, the webhook routes included, the same ``x-api-key`` header
+and documents no permissions or scopes (no read-only or webhook-only keys, no "forbidden" answer).
+So the shop has one key, it is checked on every route, and no permission check is invented: the
+same key that reads tracking lists, creates and deletes webhooks.
+
 Choices where the contract is silent:
 
 - Envelopes are Shopify-style: ``{"status_options": [...]}``, ``{"order": {...}}``,

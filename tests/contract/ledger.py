@@ -298,6 +298,21 @@ class LedgerContract:
         left = ledger.writeback_candidates(delivery_sources=["repo"], tracking_sources=["tracker"])
         assert sorted(c["remote_status"] for c in left) == ["exception:delayed", "shipped"]
 
+    def test_tracking_named_finds_only_named_orders_still_followed(self, ledger):
+        tracked = [IngestItem(n, str(n), "m", "processing", [], tracking_id=f"T-{n}") for n in (1, 2, 3, 4)]
+        tracked.append(IngestItem(5, "5", "m", "processing", [], tracking_id="T-1"))  # two orders, one shipment
+        ledger.ingest(tracked, now=NOW)
+        ledger.ingest([IngestItem(6, "6", "m", "processing", [], tracking_id="T-6")], now=NOW - 40 * DAY)
+        ledger.record_tracking(3, shipment_status="delivered", exception_status=None, carrier=None,
+                               tracking_number=None, done=True, now=NOW)
+        window = {"now": NOW, "max_age_seconds": 30 * DAY}
+        assert ledger.tracking_named(["T-1", "T-2", "T-1"], **window) == [(1, "T-1"), (2, "T-2"), (5, "T-1")]
+        # Delivered (done), too old, unknown: not read again, as the schedule would not read them either.
+        assert ledger.tracking_named(["T-3", "T-6", "nope"], **window) == []
+        assert ledger.tracking_named([], **window) == []
+        many = [f"X-{n}" for n in range(1200)] + ["T-4"]  # more ids than one query takes
+        assert ledger.tracking_named(many, **window) == [(4, "T-4")]
+
     # -- reports and durability -----------------------------------------------------------
 
     def test_summary_counts(self, ledger):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 from sync_daemon.simulators.orders import generate_orders
 
@@ -129,3 +130,33 @@ def test_delivered_reaches_orderrepo_once_and_shipment_notes_do_not(tmp_path, wo
     assert {"name": "WooCommerce status", "value": "completed"} in stored["payload"]["data"]
     assert woocommerce.get_order(9800)["status"] == "completed"
     assert [order["requests"] for order in gotrack.orders()] == [1]
+
+
+def test_a_tracktor_webhook_reads_the_order_it_names_only(tmp_path, woocommerce, tracktor):
+    """Webhooks on: no polling of Tracktor until the backstop; a webhook for 9901 reads 9901 (one request)
+    and its delivery is written back; the other tracked orders are not asked about."""
+    from .test_webhooks_e2e import free_port
+
+    woocommerce.add_orders(generate_orders(3, seed=25, start_id=9900))
+    for order_id in (9900, 9901, 9902):
+        tracktor.add_order(str(order_id), fulfillments=[{"carrier": "Pathao", "tracking_number": f"PX{order_id}",
+                                                         "shipment_status": "in_transit"}])
+    port = free_port()
+    config = tracktor_config(tmp_path, woocommerce, tracktor, **{
+        "tracktor.webhooks_active": "true", "server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
+        "server.tracktor_secret": '"tt-e2e-token-0123456789"'})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: any(x.get("event") == "pass finished" for x in daemon.log_lines()), 20)
+        assert tracktor.stats()["total"] == 0  # the backstop is hours away
+        tracktor.advance("9901", "delivered")
+        body = json.dumps({"fulfillment": {"id": 1, "order_id": 9901, "shipment_status": "in_transit"}}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/tracktor/tt-e2e-token-0123456789",
+                                         data=body, method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert json.loads(answer.read()) == {"result": "hint"}
+        assert wait_until(lambda: woocommerce.get_order(9901)["status"] == "completed", timeout=20)
+    finally:
+        assert daemon.stop() == 0
+    assert [entry["path"].rsplit("/", 1)[-1] for entry in tracktor.request_log()] == ["9901.json"]
+    assert tracktor_notes(woocommerce, 9900) == [] and tracktor_notes(woocommerce, 9902) == []

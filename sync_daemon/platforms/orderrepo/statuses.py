@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import structlog
 
@@ -41,8 +41,17 @@ class OrderRepoStatuses:
                 if order_id is not None:
                     yield order_id, str(row.get("status") or status), row.get("updated_at")
 
-    def pull(self, store: StatusStore, *, now: float, stop: threading.Event, progress: Callable[[], None]) -> int:
+    def pull(
+        self,
+        store: StatusStore,
+        *,
+        now: float,
+        stop: threading.Event,
+        progress: Callable[[], None],
+        only: Sequence[str] | None = None,
+    ) -> int:
         """Store every changed status; what was read before a failure is kept."""
+        # ``only`` is ignored: statuses come from the list endpoint, all of them at once.
         changed = 0
         batch: list[tuple[int, str, str | None]] = []
         try:

@@ -2,8 +2,8 @@
 
 Tracktor is read, never delivered to: it has no destination, one status source
 (``tracking.py``). The client (``client.py``, with the choices made where the contract is
-silent), the answer parsing (``parse.py``) and the check (``check.py``) sit beside it; see
-docs/tracktor.md.
+silent), the answer parsing (``parse.py``), what a webhook names (``webhook.py``) and the check
+(``check.py``) sit beside it; see docs/tracktor.md.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sync_daemon.platforms.tracktor.parse import (
 )
 from sync_daemon.platforms.tracktor.settings import NAME, PLATFORM, TracktorSettings
 from sync_daemon.platforms.tracktor.tracking import TracktorTracking, aggregate_shipment
+from sync_daemon.platforms.tracktor.webhook import webhook_order_ids
 
 __all__ = [
     "EXCEPTION_STATUSES",
@@ -42,6 +43,7 @@ __all__ = [
     "parse_order_tracking",
     "parse_status_options",
     "tracktor_order_id",
+    "webhook_order_ids",
 ]
 
 

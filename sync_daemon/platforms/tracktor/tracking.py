@@ -1,9 +1,10 @@
-"""Tracktor's shipment tracking read into the ledger: one request per tracked order still in transit."""
+"""Tracktor's shipment tracking read into the ledger: one request per tracked order still in transit
+(on the schedule), or per order a webhook named (``webhook.py``)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -49,10 +50,26 @@ class TracktorTracking:
         """The order's Tracktor id, or None when it is not tracked."""
         return tracktor_order_id(order, self.settings)
 
-    def pull(self, store: StatusStore, *, now: float, stop: threading.Event, progress: Callable[[], None]) -> int:
-        """Read tracking of orders still in transit; returns how many changed."""
+    def pull(
+        self,
+        store: StatusStore,
+        *,
+        now: float,
+        stop: threading.Event,
+        progress: Callable[[], None],
+        only: Sequence[str] | None = None,
+    ) -> int:
+        """Read tracking of orders still in transit (``only``: those with these Tracktor ids); returns changes."""
         changed = 0
-        due = store.tracking_due(now=now, max_age_seconds=self.settings.track_days * DAY_SECONDS)
+        max_age = self.settings.track_days * DAY_SECONDS
+        if only is None:
+            due = store.tracking_due(now=now, max_age_seconds=max_age)
+        else:
+            # A webhook named them: one request per named order we track, none for any other.
+            due = store.tracking_named(only, now=now, max_age_seconds=max_age)
+            if len(due) < len(set(only)):
+                log.debug("a Tracktor webhook named orders not tracked (or no longer)", named=len(set(only)),
+                          tracked=len(due))
         for order_id, tracktor_id in due:
             if stop.is_set():
                 break
