@@ -6,7 +6,7 @@ and this package registers every command on it, so ``sync_daemon.cli:main`` is t
 
 from __future__ import annotations
 
-from sync_daemon.cli import connect, demo, prune, resync, run, status, test_connection, tracktor, writeback
+from sync_daemon.cli import connect, demo, ledger, prune, resync, run, status, test_connection, tracktor, writeback
 from sync_daemon.cli.base import main
 from sync_daemon.cli.webhooks import webhooks
 
@@ -17,6 +17,7 @@ for command in (
     resync.resync,
     writeback.writeback,
     prune.prune,
+    ledger.ledger,
     test_connection.test_connection,
     connect.connect,
     demo.demo,

@@ -20,7 +20,8 @@ Modules: ``schema`` (tables and migrations), ``store`` (what a backend provides,
 ``sqlite`` and ``postgres`` (the two backends; ``postgres_schema`` its tables), ``ingest`` (orders into
 rows, resync), ``deliveries`` (due, leases, sending, outcomes), ``pauses`` (destinations), ``tracking``
 (tracking and write-back), ``reports`` (read-only views), ``prune`` (retention: old finished orders
-removed, space given back), ``daemons`` (who shares the ledger and who leads).
+removed, space given back), ``daemons`` (who shares the ledger and who leads), ``copy`` (a whole
+ledger into another, empty one) and ``versions`` (the stored schema version, read without migrating).
 """
 
 from __future__ import annotations
