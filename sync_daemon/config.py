@@ -108,7 +108,7 @@ class LedgerSettings(Section):
         scheme, _, rest = value.partition("://")
         if scheme not in ("postgresql", "postgres") or not rest:
             raise ValueError("must be empty (SQLite in the state directory) or a postgresql://… URL")
-        if ":" in rest.split("@", 1)[0] and "@" in rest:
+        if (":" in rest.split("@", 1)[0] and "@" in rest) or re.search(r"[?&]password=", rest):
             raise ValueError(
                 "holds a password: put it in [ledger] password, SYNC_DAEMON_LEDGER__PASSWORD or the"
                 " ledger.password credential, so that the URL can be shown and logged"
@@ -187,7 +187,7 @@ class SettingsBase(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, to register with the redactor."""
         values = []
-        for name in ("woocommerce", "server", *self.platforms):
+        for name in ("woocommerce", "server", "ledger", *self.platforms):
             for value in self.section(name).__dict__.values():
                 if isinstance(value, SecretStr):
                     values.append(value.get_secret_value())

@@ -158,3 +158,36 @@ def test_an_order_edited_while_its_request_is_out_is_recorded_after_it_and_updat
     assert (stored["track_requests"], stored["update_requests"]) == (1, 1)
     assert {"name": "Customer note", "value": "please call before delivery"} in stored["payload"]["data"]
     assert row["state"] == "delivered" and row["operation"] == "update"
+
+
+def test_a_row_whose_sending_mark_did_not_take_is_never_sent():
+    # A shared ledger: another daemon took rows 2 and 4 between our read and our mark.
+    from sync_daemon.core.outcome import Due, Outcome
+    from sync_daemon.core.workers import WorkerPool
+    from sync_daemon.engine.dispatch import Dispatcher, Lanes
+
+    rows = [Due(n, "a", "create", 0, {"id": n}, f"h{n}", None) for n in range(1, 7)]
+    waiting, sent, lock = list(rows), [], threading.Lock()
+
+    def due(_name, limit):
+        with lock:
+            taken, waiting[:] = waiting[:limit], waiting[limit:]
+            return taken
+
+    def record(_outcomes, sending):
+        return [row for row in sending if row.order_id in (2, 4)]
+
+    def send(row):
+        with lock:
+            sent.append(row.order_id)
+        return Outcome(row.order_id, "a", "delivered", "create", payload_hash=row.payload_hash)
+
+    pool = WorkerPool(2, "test")
+    dispatcher = Dispatcher(Lanes(
+        names=["a"], concurrency={"a": 2}, due=due, record=record, send=send,
+        submit=lambda _name, run: pool.submit(run), paused=lambda _name: None, halted=lambda _name: False,
+        tally=lambda _counts: None, stop_event=threading.Event(), batch_size=3, on_progress=lambda: None,
+    ))
+    dispatcher.drain()
+    pool.shutdown()
+    assert sorted(sent) == [1, 3, 5, 6]

@@ -31,7 +31,7 @@ def prune(dry_run: bool, vacuum: bool, as_json: bool, config_file: str | None) -
 
     settings = load_settings(config_file, check=False)
     lock = None
-    if vacuum and not dry_run:
+    if vacuum and not dry_run and not settings.ledger.shared:
         # Pruning is small transactions, safe beside a running daemon; a VACUUM holds the write
         # lock for the whole rewrite, so it takes the daemon's lock and refuses while one runs.
         try:
@@ -45,7 +45,7 @@ def prune(dry_run: bool, vacuum: bool, as_json: bool, config_file: str | None) -
             ledger = app.ledger
             before = ledger.file_bytes()
             result = prune_ledger(settings, ledger, now=time.time(), dry_run=dry_run)
-            if lock is not None:
+            if vacuum and not dry_run:
                 ledger.vacuum()
             report: dict[str, Any] = {
                 "retention_days": settings.ledger.retention_days,

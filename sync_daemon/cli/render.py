@@ -23,6 +23,10 @@ def print_summary(data: dict[str, Any]) -> None:
         table.add_row(destination, *(str(counts.get(state, 0)) for state in STATES))
     console.print(table)
     console.print(f"orders seen: {data['orders_seen']}   cursor: {data['cursor'] or 'not set (first run)'}")
+    if data.get("ledger"):
+        console.print(f"ledger: {data['ledger']}")
+    if "daemons" in data:
+        _print_daemons(data["daemons"])
     result = data["last_poll_result"] or "never"
     console.print(f"last poll: {data['last_poll_at'] or 'never'} ({result})")
     if data["last_poll_error"]:
@@ -48,6 +52,21 @@ def print_summary(data: dict[str, Any]) -> None:
             console.print(redact(f"{name}: PAUSED ({record['pause_kind']}) until {until}: {record['pause_reason']}"))
         if record.get("last_error"):
             console.print(redact(f"{name}: last error at {record['last_error_at']}: {record['last_error']}"))
+
+
+def _print_daemons(daemons: list[dict[str, Any]]) -> None:
+    """The daemons alive on a shared ledger: which leads (polls, writes back), what each has out."""
+    if not daemons:
+        console.print("daemons: none alive (no heartbeat in the last few beats)")
+        return
+    table = Table(title="Daemons sharing this ledger")
+    for column in ("daemon", "host", "pid", "since", "role", "requests out", "last beat"):
+        table.add_column(column)
+    for row in daemons:
+        role = "leader: polls WooCommerce, writes back" if row["leads"] else "delivers"
+        table.add_row(row["daemon_id"], row["host"], str(row["pid"]), row["started_at"], role, str(row["sending"]),
+                      f"{row['heartbeat_seconds_ago']} s ago")
+    console.print(table)
 
 
 def print_history(data: dict[str, Any]) -> None:

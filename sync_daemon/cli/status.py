@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from sync_daemon.cli.base import config_option, fail, friendly_errors, print_json
@@ -23,6 +25,10 @@ def status(order_id: int | None, as_json: bool, config_file: str | None) -> None
     settings = load_settings(config_file, check=False)
     with App(settings) as app:  # only reads the ledger: no engine is built
         data = app.ledger.order_history(order_id) if order_id else app.ledger.summary()
+        if data is not None and not order_id:
+            data["ledger"] = app.ledger.location
+            if app.ledger.shared:  # the daemons sharing it, and which one leads
+                data["daemons"] = app.ledger.daemons(now=time.time(), interval=settings.ledger.leader_check_seconds)
     if order_id and data is None:
         fail(f"order {order_id} is not in the ledger (not seen yet, or outside the sync window)")
     if as_json:

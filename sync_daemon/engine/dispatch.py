@@ -40,8 +40,9 @@ class Lanes:
     names: Sequence[str]  # the destinations, in delivery order
     concurrency: Mapping[str, int]  # runners (worker threads) per destination
     due: Callable[[str, int], list[Due]]  # (destination, limit) → rows whose time has come
-    # One transaction: these outcomes, and these rows marked ``sending`` (runs on a worker thread).
-    record: Callable[[Sequence[Outcome], Sequence[Due]], None]
+    # One transaction: these outcomes, and these rows marked ``sending`` (runs on a worker thread);
+    # returns the rows that were not ours to mark (another daemon took them: a shared ledger).
+    record: Callable[[Sequence[Outcome], Sequence[Due]], Sequence[Due]]
     send: Callable[[Due], Outcome]  # one request and its outcome (runs on a worker thread)
     submit: Callable[[str, Callable[[], None]], object]  # run on that destination's worker pool
     paused: Callable[[str], object | None]  # the pause in force, if any (memory or ledger)
@@ -78,6 +79,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._commit: GroupCommit[_Handover] = GroupCommit(self._write)
         self._held: set[int] = set()  # orders being recorded again: no new request until the next pump
+        self._lost: set[tuple[str, int]] = set()  # rows whose ``sending`` mark did not take: never sent
         self._settling = False  # the pass thread waits in settle: wake it per request that comes back
         self._tally: Counter[str] = Counter()
         self._error: BaseException | None = None
@@ -210,6 +212,10 @@ class Dispatcher:
                 if finished is not None:
                     self._release(lane, finished.order_id)
                     finished = None
+                if next_row is not None and self._was_lost(next_row):
+                    self._release(lane, next_row.order_id)  # another daemon sends it: take the next one
+                    next_row = None
+                    continue
                 if next_row is None:
                     return
                 finished, next_row = self.lanes.send(next_row), None
@@ -257,10 +263,20 @@ class Dispatcher:
         """One transaction for a group of runners (GroupCommit calls this on one of their threads)."""
         outcomes = [handover.finished for handover in handovers if handover.finished is not None]
         rows = [handover.next_row for handover in handovers if handover.next_row is not None]
-        self.lanes.record(outcomes, rows)
+        lost = self.lanes.record(outcomes, rows)
         with self._lock:
             for outcome in outcomes:
                 self._tally[outcome.kind] += 1
+            self._lost.update((due.destination, due.order_id) for due in lost)
+
+    def _was_lost(self, due: Due) -> bool:
+        """Whether the row's ``sending`` mark did not take (and forget it: it is settled)."""
+        key = (due.destination, due.order_id)
+        with self._lock:
+            if key not in self._lost:
+                return False
+            self._lost.discard(key)
+            return True
 
     def _release(self, lane: _Lane, order_id: int) -> None:
         """A request is back and recorded: its order may be taken or recorded again."""

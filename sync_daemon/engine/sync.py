@@ -159,19 +159,26 @@ class Engine:
 
     # -- one pass -------------------------------------------------------------------------
 
-    def sync_pass(self) -> PassSummary:
-        """Read changed orders, record them, deliver what is due; never raises SyncError."""
+    def sync_pass(self, *, read_source: bool = True) -> PassSummary:
+        """Read changed orders, record them, deliver what is due; never raises SyncError.
+
+        ``read_source=False``: deliver only (a daemon that shares its ledger and does not lead; the
+        leader reads WooCommerce for all of them).
+        """
         with self.busy:
             summary = PassSummary()
             now = self.clock()
             dispatcher = self._dispatcher(summary)
-            if now >= self._backoff.next_poll_at:
+            if not read_source:
+                pass
+            elif now >= self._backoff.next_poll_at:
                 self._read_source(summary, dispatcher)
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
             dispatcher.drain()
             self.last_summary = summary
-            log.info("pass finished", **summary.as_dict())
+            if read_source or summary.delivered or summary.retrying or summary.rejected:
+                log.info("pass finished", **summary.as_dict())
             return summary
 
     def _read_source(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
@@ -291,13 +298,16 @@ class Engine:
             )
         )
 
-    def record_outcomes(self, outcomes: Sequence[Outcome], sending: Sequence[Due] = ()) -> None:
+    def record_outcomes(self, outcomes: Sequence[Outcome], sending: Sequence[Due] = ()) -> list[Due]:
         """Write finished sends, and the rows about to be sent as ``sending``, in one transaction; then
-        persist the pauses those sends caused (runs on whichever worker thread commits the group)."""
+        persist the pauses those sends caused (runs on whichever worker thread commits the group).
+
+        Returns the rows of ``sending`` that are not this daemon's to send (a shared ledger).
+        """
         if not outcomes and not sending:
-            return
+            return []
         now = self.clock()
-        self.ledger.record(outcomes, now=now, sending=sending)
+        lost = self.ledger.record(outcomes, now=now, sending=sending)
         troubled = set()
         for outcome in outcomes:
             if outcome.kind == "delivered":
@@ -309,6 +319,9 @@ class Engine:
                 )
         if troubled:  # only a send that did not deliver can have set a pause
             self.pauses.persist(sorted(troubled), now=now)
+        if lost:
+            log.info("rows taken by another daemon meanwhile; not sent here", count=len(lost))
+        return lost
 
     def send(self, due: Due, ignore_pause: bool) -> Outcome:
         """Push one delivery, classify what happened and decide any retry (runs on a worker thread)."""
@@ -332,15 +345,19 @@ class Engine:
         """Read every status source now, in registry order; returns how many statuses changed."""
         return sum(self.pull_statuses(name) for name in self.status_sources)
 
-    def pull_statuses(self, name: str) -> int:
-        """Read one status source into the ledger (skipped while its destination is paused); returns changes."""
+    def pull_statuses(self, name: str, only: Sequence[str] | None = None) -> int:
+        """Read one status source into the ledger (skipped while its destination is paused); returns changes.
+
+        ``only``: just the orders with these tracking ids (a webhook named them), else all that are due.
+        """
         source = self.status_sources.get(name)
         if source is None:  # a job queued before a reload took the source away
             return 0
         with self.busy:
             if source.kind == "delivery" and self.paused(name):
                 return 0
-            changed = source.pull(self.ledger, now=self.clock(), stop=self.stop_event, progress=self.on_progress)
+            changed = source.pull(self.ledger, now=self.clock(), stop=self.stop_event, progress=self.on_progress,
+                                  only=only)
         if changed:
             log.info("remote statuses changed", source=name, count=changed)
         return changed

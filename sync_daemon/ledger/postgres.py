@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sync_daemon.core.errors import ConfigurationError, LedgerUnavailable
 from sync_daemon.ledger import Ledger
@@ -42,6 +42,7 @@ from sync_daemon.ledger.schema import POSTGRES_BASELINE, SCHEMA_VERSION
 from sync_daemon.ledger.store import Store
 
 CONNECT_TIMEOUT_SECONDS = 10
+HEALTH_TIMEOUT_SECONDS = 2.0
 POOL_SIZE = 12  # the pass thread, a committer per platform's workers, the listener, status readers
 MIGRATION_LOCK = 0x5D_1ED6E  # one advisory lock key for "a process is migrating this database"
 LEADER_LOCK_CLASS = 0x5D_1EADE  # first key of the per-shop leader lock; the second is the shop's hash
@@ -116,6 +117,7 @@ class PostgresStore(Store):
             configure=self._bind_to_shop,
             check=ConnectionPool.check_connection,
             name="sync-daemon-ledger",
+            timeout=CONNECT_TIMEOUT_SECONDS,  # a query waits this long for a connection, then the ledger is down
             open=False,
         )
         self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
@@ -134,7 +136,7 @@ class PostgresStore(Store):
         raw.execute("SELECT set_config(%s, %s, false)", [SHOP_SETTING, self.shop_id])
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
         """This thread's connection: the one of its open transaction, else one from the pool."""
         current = getattr(self._local, "connection", None)
         if current is not None:
@@ -143,13 +145,13 @@ class PostgresStore(Store):
         if self._closed:
             raise LedgerUnavailable(f"the ledger {self.location} is closed")
         try:
-            with self.pool.connection() as raw:
+            with self.pool.connection(timeout=timeout) as raw:
                 self._local.connection = raw
                 try:
                     yield raw
                 finally:
                     self._local.connection = None
-        except psycopg.OperationalError as error:
+        except (psycopg.OperationalError, PoolTimeout) as error:
             raise LedgerUnavailable(f"the ledger {self.location} is unreachable: {_first_line(error)}") from error
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -236,6 +238,26 @@ class PostgresStore(Store):
             [list(TABLES)],
         )
         return int(rows[0][0])
+
+    def auto_vacuum(self) -> str:
+        """PostgreSQL's autovacuum gives dead rows' space to new ones; the server manages the files."""
+        return "server (autovacuum)"
+
+    def vacuum(self) -> None:
+        """VACUUM (ANALYZE) the ledger's tables now (beside running daemons: it takes no exclusive lock)."""
+        with self._connection() as raw:
+            for table in TABLES:
+                raw.execute(f"VACUUM (ANALYZE) {table}")
+
+    def write_problem(self) -> str | None:
+        """What keeps the ledger from taking writes now (unreachable, a read-only standby), or None."""
+        try:
+            # Quickly: a health probe must answer within its own timeout, even with the server gone.
+            with self._connection(timeout=HEALTH_TIMEOUT_SECONDS) as raw:
+                read_only = raw.execute("SELECT current_setting('transaction_read_only')").fetchone()[0]
+        except (LedgerUnavailable, psycopg.Error) as error:
+            return _first_line(error)
+        return "the database is read-only (a standby?)" if read_only == "on" else None
 
     # -- leadership -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class Cursor(Protocol):
     """The part of a DB-API cursor the queries use."""
 
     rowcount: int
+    description: Any  # (name, …) per column of the last query's result
 
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
@@ -84,6 +85,13 @@ class Store:
     def reclaim_space(self, *, max_pages: int) -> int:
         """Give free space back to the disk, a step at a time; returns the pages given back."""
         return 0
+
+    def auto_vacuum(self) -> str:
+        """How freed space goes back to the disk (SQLite: its auto-vacuum mode)."""
+        return "none"
+
+    def vacuum(self) -> None:
+        """Compact the ledger now."""
 
     def try_lead(self) -> bool:
         """Become (or stay) the one daemon that polls and writes back; True while it is."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ class Health:
 
     def __init__(
         self,
-        ledger_path: Path,
+        ledger: Path | Callable[[], str | None],
         interval: Callable[[], float],
         last_success: Callable[[], float | None],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.ledger_path = Path(ledger_path)
+        # A SQLite ledger's file, checked here; or a callable naming what keeps a shared ledger from
+        # being written (None when nothing does).
+        self.ledger_problem = ledger if callable(ledger) else partial(_file_problem, Path(ledger))
         self.interval = interval
         self.last_success = last_success
         self.clock = clock
@@ -38,11 +41,9 @@ class Health:
                 reasons.append(f"no successful poll since the start {now - self.started_at:.0f} s ago")
         elif now - last > limit:
             reasons.append(f"last successful poll {now - last:.0f} s ago (limit {limit:.0f} s)")
-        problem = check_state_dir_writable(self.ledger_path.parent)
+        problem = self.ledger_problem()
         if problem:
-            reasons.append(f"ledger not writable: {problem.split(';')[0]}")
-        elif self.ledger_path.exists() and not os.access(self.ledger_path, os.W_OK):
-            reasons.append(f"ledger not writable: {self.ledger_path}")
+            reasons.append(f"ledger not writable: {problem}")
         details = {
             "status": "ok" if not reasons else "unhealthy",
             "last_successful_poll_seconds_ago": None if last is None else round(now - last, 1),
@@ -50,3 +51,13 @@ class Health:
             "reasons": reasons,
         }
         return not reasons, details
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why a SQLite ledger file cannot be written, or None."""
+    problem = check_state_dir_writable(path.parent)
+    if problem:
+        return problem.split(";")[0]
+    if path.exists() and not os.access(path, os.W_OK):
+        return str(path)
+    return None

@@ -8,7 +8,7 @@ ledger keeps exactly one writer and a hint waits behind a running pass rather th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +20,9 @@ from sync_daemon.core.redaction import redact
 from sync_daemon.engine.reconcile import reread_orders, sweep
 from sync_daemon.engine.sync import Engine
 from sync_daemon.service.health import Health
-from sync_daemon.service.hints import HintBox
+from sync_daemon.service.hints import EVERYTHING, HintBox
 from sync_daemon.service.listener import Listener, ListenerApp, Routes
-from sync_daemon.service.metrics import Metrics
+from sync_daemon.service.metrics import LedgerView, Metrics
 from sync_daemon.source import webhook_admin
 
 log = structlog.get_logger("sync_daemon.intake")
@@ -30,6 +30,7 @@ RECONCILE_JOB = "reconcile"
 LEDGER_FILE = "ledger.sqlite3"
 
 Guarded = Callable[[str, Callable[[Engine], Any]], None]
+PullTracking = Callable[[Sequence[str] | None], None]
 
 
 class Intake:
@@ -38,26 +39,42 @@ class Intake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ledger_path = settings.resolved_state_dir() / LEDGER_FILE
-        self.metrics = Metrics(self.ledger_path)
-        self.hints = HintBox(self._wake)
-        self.tracktor_hints = HintBox(self._wake_tracking)
+        # A SQLite ledger is read by path (its own read-only connection); a shared one once attached.
+        self._shared_ledger: Any = None
+        self.metrics = Metrics(None if settings.ledger.shared else self.ledger_path)
+        self.hints: HintBox[int] = HintBox(self._wake)
+        self.tracktor_hints: HintBox[str] = HintBox(self._wake_tracking)
         self._add_job: Callable[..., Any] | None = None
         self._guarded: Guarded | None = None
-        self._tracking_jobs: Callable[[], None] = lambda: None
+        self._tracking_jobs: PullTracking = lambda only: None
         self.listener: Listener | None = None
         self._polls = 0
         if settings.server.enabled:
             # Bound now, before the ledger is opened: a port in use is a clear error (exit 2) at start.
-            health = Health(self.ledger_path, lambda: self.settings.poll_interval_seconds,
-                            lambda: self.metrics.last_success_at)
+            ledger = self._ledger_problem if settings.ledger.shared else self.ledger_path
+            health = Health(ledger, lambda: self.settings.poll_interval_seconds, lambda: self.metrics.last_success_at)
             routes = Routes(lambda: self.settings.server, self.hints, self.metrics, health, self.tracktor_hints)
             self.listener = Listener(ListenerApp(routes), settings.server)
 
-    def start(self, add_job: Callable[..., Any], guarded: Guarded, pull_tracking: Callable[[], None]) -> None:
-        """Start serving; ``add_job`` queues a function on the scheduler, ``guarded`` runs one under the lock."""
+    def start(self, add_job: Callable[..., Any], guarded: Guarded, pull_tracking: PullTracking) -> None:
+        """Start serving; ``add_job`` queues a function on the scheduler, ``guarded`` runs one under the lock.
+
+        ``pull_tracking(only)`` reads the tracking of the orders with these tracking ids now (None: all due).
+        """
         self._add_job, self._guarded, self._tracking_jobs = add_job, guarded, pull_tracking
         if self.listener is not None:
             self.listener.start()
+
+    def attach(self, ledger: Any) -> None:
+        """The open ledger: a shared one is read by ``/metrics`` and checked by ``/healthz`` through its pool."""
+        if ledger.shared:
+            self._shared_ledger = ledger
+            self.metrics.watch(LedgerView.of_store(ledger))
+
+    def _ledger_problem(self) -> str | None:
+        if self._shared_ledger is None:
+            return "the ledger is not open yet"
+        return self._shared_ledger.write_problem()
 
     def stop(self) -> None:
         """Stop the listener (hints not read yet are left to the next start's poll and sweep)."""
@@ -87,8 +104,14 @@ class Intake:
                                                                        "webhook"))
 
     def _pull_tracking(self) -> None:
-        self.tracktor_hints.take()
-        self._tracking_jobs()
+        # Each order named since the last take is read once; a hint that named none also has every
+        # due order read (the named ones need not be among the due, so they are read first).
+        waiting = self.tracktor_hints.take()
+        named = [order for order in waiting if order != EVERYTHING]
+        if named:
+            self._tracking_jobs(named)
+        if EVERYTHING in waiting:
+            self._tracking_jobs(None)
 
     # -- the sweep -----------------------------------------------------------------------
 

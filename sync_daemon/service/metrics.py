@@ -2,8 +2,9 @@
 
 Counters the daemon itself moves (polls, webhooks, re-reads, re-activations) live in memory.
 What the ledger knows (deliveries by state, attempts, pauses, its size, latency to delivery) is
-read at scrape time through a separate read-only SQLite connection: WAL lets it read beside the
-pass thread's writes, so a scrape never waits for a pass and never blocks one.
+read at scrape time through a connection of its own (``LedgerView``): a read-only SQLite connection,
+which WAL lets read beside the pass thread's writes, or a pooled PostgreSQL one; either way a scrape
+never waits for a pass and never blocks one.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
@@ -38,33 +42,55 @@ def read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0, check_same_thread=False)
 
 
+@dataclass(frozen=True)
+class LedgerView:
+    """How a scrape reads the ledger: a connection for a few queries, and the ledger's size in bytes."""
+
+    reader: Callable[[], AbstractContextManager[Any]]
+    size: Callable[[], int]
+
+    @classmethod
+    def of_file(cls, path: Path) -> LedgerView:
+        """A SQLite ledger, read through its own read-only connection (WAL: beside the writer, never waiting)."""
+        path = Path(path)
+
+        @contextmanager
+        def reader() -> Iterator[sqlite3.Connection]:
+            connection = read_only(path)
+            try:
+                yield connection
+            finally:
+                connection.close()
+
+        files = (path, Path(f"{path}-wal"))
+        return cls(reader, lambda: sum(p.stat().st_size for p in files if p.exists()))
+
+    @classmethod
+    def of_store(cls, ledger: Any) -> LedgerView:
+        """A shared (PostgreSQL) ledger: a pooled connection in a read-only snapshot."""
+        return cls(ledger.snapshot, ledger.file_bytes)
+
+
 class LedgerCollector(Collector):
     """Gauges read from the ledger at scrape time."""
 
-    def __init__(self, path: Path, clock=time.time) -> None:  # noqa: ANN001 - a plain callable
-        self.path = Path(path)
+    def __init__(self, view: LedgerView, clock=time.time) -> None:  # noqa: ANN001 - a plain callable
+        self.view = view
         self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
-        """Deliveries, attempts, pauses, ledger size and delivery latency, from one read-only connection."""
-        size = GaugeMetricFamily("sync_daemon_ledger_bytes", "Size of the ledger file and its WAL in bytes")
-        size.add_metric([], sum(p.stat().st_size for p in self._files()))
-        yield size
+        """Deliveries, attempts, pauses, ledger size and delivery latency, from one reading connection."""
+        size = GaugeMetricFamily("sync_daemon_ledger_bytes", "Size of the ledger (file and WAL, or tables) in bytes")
         try:
-            connection = read_only(self.path)
-        except sqlite3.Error:
+            size.add_metric([], self.view.size())
+            with self.view.reader() as connection:
+                series = list(self._from_ledger(connection))
+        except Exception:  # noqa: BLE001 - a locked, half-migrated or unreachable ledger: no ledger series
             return
-        try:
-            yield from self._from_ledger(connection)
-        except sqlite3.Error:
-            return  # a locked or half-migrated ledger: this scrape goes without those series
-        finally:
-            connection.close()
+        yield size
+        yield from series
 
-    def _files(self) -> list[Path]:
-        return [p for p in (self.path, Path(f"{self.path}-wal")) if p.exists()]
-
-    def _from_ledger(self, connection: sqlite3.Connection) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+    def _from_ledger(self, connection: Any) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
         deliveries = GaugeMetricFamily(
             "sync_daemon_deliveries", "Delivery rows by platform and state", labels=["platform", "state"]
         )
@@ -90,7 +116,7 @@ class LedgerCollector(Collector):
         yield pauses
         yield self._latency(connection)
 
-    def _latency(self, connection: sqlite3.Connection) -> HistogramMetricFamily:
+    def _latency(self, connection: Any) -> HistogramMetricFamily:
         histogram = HistogramMetricFamily(
             "sync_daemon_order_delivery_latency_seconds",
             "From the order's first read to its delivery, per platform, for deliveries of the last day",
@@ -116,7 +142,7 @@ class LedgerCollector(Collector):
 class Metrics:
     """The daemon's metrics registry (its own, not the process-global one)."""
 
-    def __init__(self, ledger_path: Path | None = None) -> None:
+    def __init__(self, ledger: Path | LedgerView | None = None) -> None:
         self.registry = CollectorRegistry()
         self._lock = threading.Lock()
         self.last_success_at: float | None = None
@@ -141,8 +167,12 @@ class Metrics:
             "sync_daemon_webhooks_reactivated", "WooCommerce webhooks found disabled and re-activated",
             registry=self.registry,
         )
-        if ledger_path is not None:
-            self.registry.register(LedgerCollector(ledger_path))
+        if ledger is not None:
+            self.watch(ledger if isinstance(ledger, LedgerView) else LedgerView.of_file(ledger))
+
+    def watch(self, view: LedgerView) -> None:
+        """Read the ledger's series through ``view`` at every scrape from now on."""
+        self.registry.register(LedgerCollector(view))
 
     def poll_finished(self, seconds: float, ok: bool, *, now: float | None = None) -> None:
         """Record one poll's duration and result."""

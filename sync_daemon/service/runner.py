@@ -12,6 +12,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -36,6 +38,9 @@ WRITEBACK_JOB = "writeback"
 PRUNE_JOB = "prune"
 FIRST_PRUNE_DELAY_SECONDS = 300
 PRUNE_BATCHES_PER_RUN = 40  # 20 000 orders per run at most, so a long backlog never holds a pass for long
+LEAD_JOB = "lead"
+# The lead job's own thread: heartbeats go on while a long pass holds the main job thread.
+LEAD_EXECUTOR = "lead"
 
 
 def status_job(source: str) -> str:
@@ -68,19 +73,26 @@ class Daemon:
         self._install_signals()  # before opening anything, so an early SIGTERM is a clean stop too
         self.notifier = service.ServiceNotifier()
         self.watchdog = service.ProgressWatchdog()
-        # One daemon per ledger, decided before anything is read, sent or bound; the kernel drops the lock
-        # with the process however it ends. status, resync, writeback and prune (but --vacuum) do not take it.
-        # A second daemon thus hears "another sync-daemon is running", not a port clash of its listener.
-        self.lock = lock_state_directory(settings.resolved_state_dir())
+        # One daemon per SQLite ledger, decided before anything is read, sent or bound; the kernel drops
+        # the lock with the process however it ends. status, resync, writeback and prune (but --vacuum)
+        # do not take it. A second daemon thus hears "another sync-daemon is running", not a port clash
+        # of its listener. A PostgreSQL ledger is shared instead: rows are leased, one daemon leads.
+        self.shared = settings.ledger.shared
+        self.lock = None if self.shared else lock_state_directory(settings.resolved_state_dir())
+        # Who polls WooCommerce, writes back, sweeps and prunes: the one daemon of a SQLite ledger; on
+        # a shared one, the holder of the shop's lock (``_lead``), the others deliver only.
+        self.leading = not self.shared
         try:
             self.intake = Intake(settings)  # binds the listener's port: in use → exit 2 before the ledger opens
             self.ledger = open_ledger(settings)
+            self.intake.attach(self.ledger)
         except BaseException:
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
             raise
         self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={"default": ThreadPoolExecutor(max_workers=1), LEAD_EXECUTOR: ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -97,7 +109,7 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             try:
-                summary = engine.sync_pass()
+                summary = engine.sync_pass(read_source=self.leading)
                 counts = self.ledger.summary()["counts"]
             except Exception:  # noqa: BLE001 - the schedule must survive a bug in one pass
                 log.exception("pass crashed; the next poll will try again")
@@ -117,11 +129,12 @@ class Daemon:
         # The engine (and its sources) may have been rebuilt by a reload since the job was added.
         self._guarded(f"{name} status pull", lambda engine: engine.pull_statuses(name))
 
-    def _pull_tracking_now(self) -> None:
-        # A Tracktor webhook: read every tracking source now instead of waiting for its slow backstop.
+    def _pull_tracking_now(self, only: Sequence[str] | None = None) -> None:
+        # A tracking webhook: read the orders it named (all that are due when it named none) now instead
+        # of waiting for the slow backstop; write-back then takes them on its own schedule, as ever.
         for name, source in list(self.engine.status_sources.items()):
             if source.kind == "tracking":
-                self._pull_statuses(name)
+                self._guarded(f"{name} tracking read", lambda engine, name=name: engine.pull_statuses(name, only))
 
     def _write_back(self) -> None:
         if self.engine.settings.writeback.enabled:  # the job goes on reload; a run already queued stops here
@@ -149,17 +162,48 @@ class Daemon:
             )
 
     def _guarded(self, what: str, job: Any) -> None:
-        """Run a job between passes; a bug in it is logged and the schedule goes on."""
+        """Run a leader's job between passes; a bug in it is logged and the schedule goes on."""
         engine = self.engine
         with engine.busy:
-            if self.stop_event.is_set():
-                return
+            if self.stop_event.is_set() or not self.leading:
+                return  # reading WooCommerce and writing into it is the leader's (a shared ledger)
             try:
                 job(engine)
             except Exception:  # noqa: BLE001 - the schedule must survive a bug in one job
                 log.exception(f"{what} crashed; the next one will try again")
             finally:
                 self.watchdog.progress()
+
+    def _lead(self) -> None:
+        """Take or keep the lead of a shared ledger, say this daemon is alive, and deliver when not leading."""
+        was = self.leading
+        now = time.time()
+        try:
+            self.leading = self.ledger.try_lead()
+            interval = self.settings.ledger.leader_check_seconds
+            self.ledger.daemon_heartbeat(now=now, leads=self.leading, interval=interval)
+            # Rows a killed daemon left 'sending' are leased to it; once the lease has run out, whichever
+            # daemon beats first sends them again (a start is not the only chance: the killed one may
+            # have come back before its lease ended, or never).
+            recovered = self.ledger.recover_interrupted(now=now)
+        except Exception as error:  # noqa: BLE001 - the database may be down; the next beat tries again
+            self.leading = False
+            log.warning("the shared ledger cannot be reached; not leading until it can", error=str(error)[:200])
+            return
+        if recovered:
+            log.warning("took over deliveries a stopped daemon left in flight", count=recovered)
+        if self.leading and not was:
+            log.info("took the lead: this daemon now polls WooCommerce and writes back")
+        elif was and not self.leading:
+            log.warning("lost the lead: another daemon polls WooCommerce now; this one delivers only")
+        if self.leading != was or not self.leading:
+            # A new leader polls at once; a follower delivers what the leader recorded, at every beat.
+            self._run_poll_now()
+
+    def _run_poll_now(self) -> None:
+        job = self.scheduler.get_job(POLL_JOB)
+        if job is not None:
+            job.modify(next_run_time=datetime.now().astimezone())
 
     def _install_signals(self) -> None:
         # Handlers run on the main thread between two bytecodes, possibly while it holds the lock
@@ -189,14 +233,21 @@ class Daemon:
     def run(self) -> int:
         """Start the schedule, serve until a stop signal, shut down cleanly; returns the exit code."""
         self.engine.startup()
+        if self.shared:
+            self.ledger.daemon_started(now=time.time())
+            self.leading = self.ledger.try_lead()
         self._schedule(self.settings)
+        if self.shared:
+            self.scheduler.add_job(self._lead, "interval", seconds=self.settings.ledger.leader_check_seconds,
+                                   id=LEAD_JOB, executor=LEAD_EXECUTOR)
         self.scheduler.start()
         self.intake.start(run_soon(self.scheduler), self._guarded, self._pull_tracking_now)
         log.info(
             "sync-daemon started",
             destinations=list(self.engine.destinations),
             poll_interval_seconds=self.settings.poll_interval_seconds,
-            ledger=str(self.ledger.path),
+            ledger=self.ledger.location,
+            leads=self.leading,
         )
         self.notifier.ready()
         while not self._wait(1.0):
@@ -269,7 +320,7 @@ class Daemon:
 
             logs.configure(new.log_level, new.log_format)
         if new.resolved_state_dir() != self.settings.resolved_state_dir():
-            log.warning("state_dir changed: the ledger moves only with a restart", kept=str(self.ledger.path))
+            log.warning("state_dir changed: the ledger moves only with a restart", kept=self.ledger.location)
         self.settings = new
         self.intake.settings = new  # the listener reads secrets per request
         log.info("configuration reloaded", changed=changed or ["nothing"])
@@ -283,8 +334,12 @@ class Daemon:
         finished = self.engine.busy.acquire(timeout=STOP_GRACE_SECONDS + 2)
         try:
             self.engine.close()
+            if self.shared:
+                with suppress(Exception):  # a database that is down: the row ages out on its own
+                    self.ledger.daemon_stopped()
             self.ledger.close()
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
         finally:
             if finished:
                 # A job that fired meanwhile is waiting for this lock; it sees the stop and returns
