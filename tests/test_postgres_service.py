@@ -50,3 +50,37 @@ def test_health_names_an_unreachable_database_and_recovers_after_a_restart(ledge
     ledger.ingest([item(9)], now=NOW)
     assert ledger.delivery(9, "a")["state"] == "pending"
     assert health.check()[0] is True
+
+
+def test_status_shows_the_shared_ledger_and_its_daemons_without_the_password(postgres_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sync_daemon.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path}"\n[woocommerce]\nurl = "https://status-shop.example"\n'
+        f'[ledger]\nurl = "{postgres_url}"\n'
+    )
+    config.chmod(0o600)
+    monkeypatch.setenv("SYNC_DAEMON_LEDGER__PASSWORD", POSTGRES_PASSWORD)
+    leader = open_postgres(postgres_url, shop_id="status-shop.example", password=POSTGRES_PASSWORD)
+    follower = open_postgres(postgres_url, shop_id="status-shop.example", password=POSTGRES_PASSWORD)
+    try:
+        import time
+
+        for ledger in (leader, follower):
+            ledger.daemon_started(now=time.time())
+        assert leader.try_lead()
+        leader.daemon_heartbeat(now=time.time(), leads=True, interval=5)
+        leader.ingest([item(1)], now=NOW)
+        result = CliRunner().invoke(main, ["status", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        assert "Daemons sharing this ledger" in result.output
+        assert "leader" in result.output and "delivers" in result.output
+        assert "(shop status-shop.example)" in result.output and POSTGRES_PASSWORD not in result.output
+        as_json = CliRunner().invoke(main, ["status", "--json", "--config", str(config)])
+        assert len(__import__("json").loads(as_json.output)["daemons"]) == 2
+    finally:
+        leader.close()
+        follower.close()

@@ -105,6 +105,7 @@ CREATE TABLE tracking (
     PRIMARY KEY (shop_id, order_id)
 );
 CREATE INDEX tracking_due ON tracking (shop_id, done, checked_at);
+CREATE INDEX tracking_tracktor_id ON tracking (shop_id, tracktor_id);
 CREATE TABLE writebacks (
     {_SHOP_COLUMN},
     order_id BIGINT NOT NULL,
