@@ -159,3 +159,64 @@ def test_a_server_that_is_down_is_a_temporary_error():
 
     with pytest.raises(LedgerUnavailable, match="unreachable"):
         open_postgres(f"postgresql://sync@127.0.0.1:{free_port()}/sync", shop_id="x", password="p")
+
+
+def test_a_clean_stop_gives_back_the_rows_taken_but_not_sent(shop_ledger):
+    shop = new_shop()
+    stopping, other = shop_ledger(shop, lease_seconds=60), shop_ledger(shop, lease_seconds=60)
+    stopping.ingest([item(1), item(2)], now=NOW)
+    taken = stopping.due("a", now=NOW, limit=2)
+    stopping.mark_sending(taken[:1], now=NOW)  # 1 is out, its answer unknown: it keeps its lease
+    stopping.daemon_started(now=NOW)
+    assert other.due("a", now=NOW + 1, limit=10) == []
+    stopping.daemon_stopped()
+    assert [d.order_id for d in other.due("a", now=NOW + 1, limit=10)] == [2]  # not left waiting 60 s
+    assert state(stopping, 1) == "sending" and other.recover_interrupted(now=NOW + 1) == 0
+
+
+def test_the_destinations_health_rows_are_locked_in_one_order_so_daemons_never_deadlock(
+    shop_ledger, postgres_url
+):
+    """A daemon's record() writes the health rows of both destinations; another transaction (a second
+    daemon's) locks them in name order, as record() does: it waits instead of deadlocking."""
+    import threading
+
+    from sync_daemon.core.outcome import Outcome
+    from tests.contract.ledger import POLICY
+
+    shop = new_shop()
+    ledger = shop_ledger(shop)
+    ledger.ingest([item(1, dest="a"), item(1, dest="b")], now=NOW)
+    send_all(ledger, "a", now=NOW)
+    send_all(ledger, "b", now=NOW)  # both health rows exist now
+    ledger.ingest([item(2, dest="a"), item(2, dest="b")], now=NOW)
+    rows = {dest: ledger.due(dest, now=NOW, limit=1)[0] for dest in ("a", "b")}
+    ledger.mark_sending(list(rows.values()), now=NOW)
+    outcomes = [  # b delivered, a to be retried: before the fix, b's row was locked first
+        Outcome(2, "b", "delivered", "create", payload_hash=rows["b"].payload_hash),
+        POLICY.stamp(Outcome(2, "a", "retry", "create", payload_hash=rows["a"].payload_hash, message="HTTP 503"),
+                     attempts_before=0),
+    ]
+    other = psycopg.connect(postgres_url, password=POSTGRES_PASSWORD, autocommit=True)
+    errors = []
+    try:
+        other.execute("SELECT set_config('sync_daemon.shop_id', %s, false)", [shop])
+        other.execute("BEGIN")
+        other.execute("UPDATE destinations SET last_error = 'held' WHERE name = 'a'")
+        worker = threading.Thread(target=lambda: _catch(errors, ledger.record, outcomes, now=NOW + 1))
+        worker.start()
+        worker.join(timeout=1.5)  # record() now waits for a's row (beyond deadlock_timeout, 1 s)
+        other.execute("UPDATE destinations SET last_error = 'held' WHERE name = 'b'")
+        other.execute("COMMIT")
+        worker.join(timeout=10)
+    finally:
+        other.close()
+    assert errors == [] and not worker.is_alive()
+    assert state(ledger, 2, "b") == "delivered" and state(ledger, 2, "a") == "retrying"
+
+
+def _catch(errors, function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - handed to the test
+        errors.append(error)

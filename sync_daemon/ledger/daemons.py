@@ -42,9 +42,18 @@ class Daemons(Store):
             )
 
     def daemon_stopped(self) -> None:
-        """Remove this daemon's row at a clean stop."""
+        """Remove this daemon's row at a clean stop, and give back the rows it took but did not send.
+
+        Rows still ``sending`` keep their lease (their answer is unknown: they go out again when it
+        ends); the others would otherwise wait for it too, though no request of theirs ever left.
+        """
         with self.transaction() as connection:
             connection.execute("DELETE FROM daemons WHERE daemon_id = ?", [self.owner])
+            connection.execute(
+                "UPDATE deliveries SET leased_by = NULL, leased_until = NULL"
+                " WHERE leased_by = ? AND state IN ('pending', 'retrying')",
+                [self.owner],
+            )
 
     def daemons(self, *, now: float, interval: float) -> list[dict[str, Any]]:
         """Every daemon that beat recently: id, host, pid, since when, whether it leads, requests it has out."""

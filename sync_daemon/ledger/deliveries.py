@@ -102,7 +102,11 @@ class Deliveries(Store):
         with self.transaction() as connection:
             if outcomes:
                 _apply_outcomes(connection, outcomes, now, stamp)
-            return _mark_sending(connection, sending, now, self) if sending else []
+            lost = _mark_sending(connection, sending, now, self) if sending else []
+            if outcomes:
+                # Last: the few destination rows are the ones every daemon of a shared ledger writes.
+                _note_health(connection, outcomes, stamp)
+            return lost
 
     def update_remote_statuses(
         self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
@@ -157,7 +161,7 @@ def _mark_sending(connection: Connection, batch: Sequence[Due], now: float, stor
 
 
 def _apply_outcomes(connection: Connection, outcomes: Sequence[Outcome], now: float, stamp: str) -> None:
-    """The rows, the attempt log and the destinations' health for a set of outcomes.
+    """The rows and the attempt log for a set of outcomes (``_note_health`` writes the destinations').
 
     Called with one or a few outcomes at a time (each as its request comes back): statements with
     nothing to write are skipped rather than run empty.
@@ -194,23 +198,34 @@ def _apply_outcomes(connection: Connection, outcomes: Sequence[Outcome], now: fl
     ]
     if attempts:
         connection.executemany(_INSERT_ATTEMPT, attempts)
-    succeeded = {outcome.destination for outcome in delivered}
+
+
+def _note_health(connection: Connection, outcomes: Sequence[Outcome], stamp: str) -> None:
+    """Each destination's health record, once, with what its last outcome says.
+
+    Row by row in name order: on a shared ledger the daemons' transactions all lock these rows, and
+    taken in one order they wait for each other instead of deadlocking (a set's order differs from
+    one process to the next, and a destination's success and another's failure came in two statements).
+    """
+    succeeded = {outcome.destination for outcome in outcomes if outcome.kind == "delivered"}
     failed = {
         outcome.destination: outcome.message for outcome in outcomes if outcome.kind in ("retry", "rejected", "paused")
     }
-    if succeeded:
-        connection.executemany(
-            "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
-            [(name, stamp) for name in succeeded],
-        )
-    if failed:
-        connection.executemany(
-            "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
-            " last_error_at = excluded.last_error_at",
-            [(name, message, stamp) for name, message in failed.items()],
-        )
+    for name in sorted(succeeded | failed.keys()):
+        if name in succeeded:
+            connection.execute(
+                "INSERT INTO destinations (name, last_success_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at",
+                [name, stamp],
+            )
+        if name in failed:
+            connection.execute(
+                "INSERT INTO destinations (name, last_error, last_error_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_error = excluded.last_error,"
+                " last_error_at = excluded.last_error_at",
+                [name, failed[name], stamp],
+            )
+
 
 def _record_one(connection: Connection, outcome: Outcome, now: float, stamp: str) -> None:
     """The row update for an outcome other than delivered (``record`` logs the attempt)."""

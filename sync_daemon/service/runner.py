@@ -182,16 +182,17 @@ class Daemon:
             self.leading = self.ledger.try_lead()
             interval = self.settings.ledger.leader_check_seconds
             self.ledger.daemon_heartbeat(now=now, leads=self.leading, interval=interval)
-            # Rows a killed daemon left 'sending' are leased to it; once the lease has run out, whichever
-            # daemon beats first sends them again (a start is not the only chance: the killed one may
-            # have come back before its lease ended, or never).
+            # A row left 'sending' (its daemon was killed, or the database went away before the outcome
+            # was written) stays leased; once the lease has run out, whichever daemon beats first sends
+            # it again. A start is not the only chance: the killed one may have come back before its
+            # lease ended, or never, and a daemon that merely lost the database never restarts.
             recovered = self.ledger.recover_interrupted(now=now)
         except Exception as error:  # noqa: BLE001 - the database may be down; the next beat tries again
             self.leading = False
             log.warning("the shared ledger cannot be reached; not leading until it can", error=str(error)[:200])
             return
         if recovered:
-            log.warning("took over deliveries a stopped daemon left in flight", count=recovered)
+            log.warning("sending again deliveries left 'sending' past their lease", count=recovered)
         if self.leading and not was:
             log.info("took the lead: this daemon now polls WooCommerce and writes back")
         elif was and not self.leading:
