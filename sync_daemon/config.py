@@ -33,6 +33,7 @@ from sync_daemon.platforms import REGISTRY, Platform
 from sync_daemon.source.settings import WooCommerceSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/sync-daemon/config.toml")
+LEASE_MARGIN_SECONDS = 10  # beyond a request's timeout: its outcome's commit, a busy database
 STATUS_MAP_SUFFIX = "_status_map"  # writeback.<platform>_status_map, for platforms that read statuses back
 
 
@@ -182,7 +183,23 @@ class SettingsBase(BaseSettings):
             found.extend(self.section(name).problems())
         if not self.enabled_platforms():
             found.append("no platform is enabled: set enabled = true in at least one platform section")
+        if self.ledger.shared:
+            found.extend(self._lease_problems())
         return found
+
+    def _lease_problems(self) -> list[str]:
+        # A request that outlives its row's lease could be sent again by another daemon while still
+        # out: the lease must outlast the slowest platform's timeout, with room for the commit.
+        slowest = max(
+            (getattr(self.section(name), "timeout_seconds", 0.0) for name in self.enabled_platforms()), default=0.0
+        )
+        if self.ledger.lease_seconds < 2 * slowest + LEASE_MARGIN_SECONDS:
+            return [
+                f"ledger.lease_seconds ({self.ledger.lease_seconds:g}) must be at least twice the longest platform"
+                f" timeout_seconds ({slowest:g}) plus {LEASE_MARGIN_SECONDS} s, or another daemon may send a"
+                " request again while it is still out"
+            ]
+        return []
 
     def secrets(self) -> list[str]:
         """Every secret value, to register with the redactor."""

@@ -159,3 +159,20 @@ def test_checks_get_every_section_that_is_valid_and_the_problems_of_the_others(t
     ]
     assert problems[""][0].startswith("delivery.batch_size:")
     assert "woocommerce" not in problems
+
+
+def test_a_postgresql_ledger_is_checked_strictly(tmp_path, monkeypatch):
+    url = 'url = "postgresql://sync@db.example.com/sync"'
+    settings = load_settings(write(tmp_path, VALID + f"\n[ledger]\n{url}\n"))
+    assert settings.ledger.shared and "lease_seconds" not in str(settings.problems())
+    # A lease shorter than a request may take (2 × the 15 s timeout + 10 s) would let a second daemon
+    # send a row whose request is still out.
+    with pytest.raises(ConfigurationError, match=r"ledger.lease_seconds \(30\) must be at least twice"):
+        load_settings(write(tmp_path, VALID + f"\n[ledger]\n{url}\nlease_seconds = 30\n"))
+    for bad in ('"postgresql://sync:hunter2@db/sync"', '"postgresql://sync@db/sync?password=hunter2"'):
+        with pytest.raises(ConfigurationError, match="holds a password") as raised:
+            load_settings(write(tmp_path, VALID + f"\n[ledger]\nurl = {bad}\n"))
+        assert "hunter2" not in str(raised.value)
+    monkeypatch.setenv("SYNC_DAEMON_LEDGER__PASSWORD", "ledger-secret-value")
+    settings = load_settings(write(tmp_path, VALID + f"\n[ledger]\n{url}\n"))
+    assert "ledger-secret-value" in settings.secrets()

@@ -160,34 +160,47 @@ def test_an_order_edited_while_its_request_is_out_is_recorded_after_it_and_updat
     assert row["state"] == "delivered" and row["operation"] == "update"
 
 
-def test_a_row_whose_sending_mark_did_not_take_is_never_sent():
-    # A shared ledger: another daemon took rows 2 and 4 between our read and our mark.
+def fake_dispatch(lost=(), budget_seconds=None, count=6, send_seconds=0.0):
+    """A dispatcher over six rows of destination ``a`` with in-memory lanes; returns the order ids sent."""
     from sync_daemon.core.outcome import Due, Outcome
     from sync_daemon.core.workers import WorkerPool
     from sync_daemon.engine.dispatch import Dispatcher, Lanes
 
-    rows = [Due(n, "a", "create", 0, {"id": n}, f"h{n}", None) for n in range(1, 7)]
-    waiting, sent, lock = list(rows), [], threading.Lock()
+    waiting = [Due(n, "a", "create", 0, {"id": n}, f"h{n}", None) for n in range(1, count + 1)]
+    sent, lock = [], threading.Lock()
 
     def due(_name, limit):
         with lock:
             taken, waiting[:] = waiting[:limit], waiting[limit:]
             return taken
 
-    def record(_outcomes, sending):
-        return [row for row in sending if row.order_id in (2, 4)]
-
     def send(row):
+        time.sleep(send_seconds)
         with lock:
             sent.append(row.order_id)
         return Outcome(row.order_id, "a", "delivered", "create", payload_hash=row.payload_hash)
 
     pool = WorkerPool(2, "test")
     dispatcher = Dispatcher(Lanes(
-        names=["a"], concurrency={"a": 2}, due=due, record=record, send=send,
+        names=["a"], concurrency={"a": 2}, due=due, send=send,
+        record=lambda _outcomes, sending: [row for row in sending if row.order_id in lost],
         submit=lambda _name, run: pool.submit(run), paused=lambda _name: None, halted=lambda _name: False,
         tally=lambda _counts: None, stop_event=threading.Event(), batch_size=3, on_progress=lambda: None,
+        budget_seconds=budget_seconds,
     ))
     dispatcher.drain()
     pool.shutdown()
-    assert sorted(sent) == [1, 3, 5, 6]
+    return sorted(sent)
+
+
+def test_a_row_whose_sending_mark_did_not_take_is_never_sent():
+    # A shared ledger: another daemon took rows 2 and 4 between our read and our mark.
+    assert fake_dispatch(lost=(2, 4)) == [1, 3, 5, 6]
+    assert fake_dispatch() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_pass_with_a_budget_takes_no_row_after_it():
+    # A deliver-only pass: two runners, 50 ms a request, 120 ms of budget: about 3 rounds, never all 40.
+    sent = fake_dispatch(budget_seconds=0.12, count=40, send_seconds=0.05)
+    assert 2 <= len(sent) < 40
+    assert fake_dispatch(budget_seconds=0) == []

@@ -51,6 +51,9 @@ class Lanes:
     stop_event: threading.Event
     batch_size: int  # rows read from the ledger at a time, per destination
     on_progress: Callable[[], None]
+    # Take no new row after this many seconds (a pass that only delivers must not outlast the moment
+    # its daemon takes the lead and should poll); None: until nothing is due.
+    budget_seconds: float | None = None
 
 
 @dataclass
@@ -87,6 +90,8 @@ class Dispatcher:
         self._grace_ends: float | None = None
         # The pass thread sleeps here; runners wake it when they stop (and, during settle, per request).
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
+        budget = lanes.budget_seconds
+        self._deadline = None if budget is None else time.monotonic() + budget
 
     # -- the pass thread ----------------------------------------------------------------------
 
@@ -138,8 +143,11 @@ class Dispatcher:
         finally:
             self._fold_tally()
 
+    def _over_budget(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     def _start(self, lane: _Lane) -> None:
-        if self.lanes.stop_event.is_set():
+        if self.lanes.stop_event.is_set() or self._over_budget():
             return
         if self.lanes.paused(lane.name):
             with self._lock:
@@ -234,7 +242,7 @@ class Dispatcher:
     def _take(self, lane: _Lane) -> Due | None:
         """The next row to send, read from the ledger when the queue is empty; None when there is none."""
         with self._lock:
-            if self._error is not None or self._abandoned or self.lanes.stop_event.is_set():
+            if self._error is not None or self._abandoned or self.lanes.stop_event.is_set() or self._over_budget():
                 return None
             if self.lanes.halted(lane.name):
                 lane.waiting.clear()

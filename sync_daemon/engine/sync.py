@@ -168,7 +168,9 @@ class Engine:
         with self.busy:
             summary = PassSummary()
             now = self.clock()
-            dispatcher = self._dispatcher(summary)
+            # Delivering only, a pass is short: the daemon may take the lead meanwhile, and then polls.
+            budget = None if read_source else self.settings.ledger.leader_check_seconds
+            dispatcher = self._dispatcher(summary, budget)
             if not read_source:
                 pass
             elif now >= self._backoff.next_poll_at:
@@ -280,7 +282,7 @@ class Engine:
         self._dispatcher(summary).drain()
         return summary
 
-    def _dispatcher(self, summary: PassSummary) -> Dispatcher:
+    def _dispatcher(self, summary: PassSummary, budget_seconds: float | None = None) -> Dispatcher:
         return Dispatcher(
             Lanes(
                 names=list(self.destinations),
@@ -295,6 +297,7 @@ class Engine:
                 stop_event=self.stop_event,
                 batch_size=self.settings.delivery.batch_size,
                 on_progress=self.on_progress,
+                budget_seconds=budget_seconds,
             )
         )
 

@@ -114,8 +114,9 @@ class PostgresStore(Store):
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"autocommit": True},
+            # No check at each checkout (a round trip per query): a connection the server dropped fails
+            # its query, the pool discards it as broken, and the next query gets a new one.
             configure=self._bind_to_shop,
-            check=ConnectionPool.check_connection,
             name="sync-daemon-ledger",
             timeout=CONNECT_TIMEOUT_SECONDS,  # a query waits this long for a connection, then the ledger is down
             open=False,

@@ -10,7 +10,12 @@ import pytest
 
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
 
-pytestmark = pytest.mark.e2e
+
+def pytest_collection_modifyitems(items):
+    """Mark every test of this directory ``e2e`` (a conftest's ``pytestmark`` does not reach them)."""
+    for test in items:
+        if "/tests/e2e/" in str(test.path):
+            test.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
