@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from sync_daemon.config import Settings
-from sync_daemon.core.errors import ConfigurationError, SyncError
+from sync_daemon.core.errors import SyncError
 from sync_daemon.core.outcome import Due, Outcome
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.retry import RetryPolicy
@@ -27,6 +27,7 @@ from sync_daemon.engine.classify import send_and_classify
 from sync_daemon.engine.dispatch import Dispatcher, Lanes
 from sync_daemon.engine.mapping import OrderMapper, order_modified_key
 from sync_daemon.engine.pauses import Halt, Pauses
+from sync_daemon.engine.resync import ResyncResult, resync_order
 from sync_daemon.ledger import Ledger
 from sync_daemon.platforms import Destination, StatusSource
 from sync_daemon.source.woocommerce import WooCommerceSource
@@ -55,26 +56,6 @@ class PassSummary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data."""
         return asdict(self)
-
-
-@dataclass
-class ResyncResult:
-    """What a manual resync did for one destination."""
-
-    destination: str
-    outcome: str
-    message: str = ""
-    remote_id: str | None = None
-
-    @property
-    def landed(self) -> bool:
-        """True when the platform has the order now."""
-        return self.outcome == "delivered"
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is left to do: landed, or the order does not concern this platform."""
-        return self.outcome in ("delivered", "skipped")
 
 
 @dataclass
@@ -369,41 +350,7 @@ class Engine:
 
     def resync(self, order_id: int, destination: str | None = None) -> list[ResyncResult]:
         """Fetch one order now, re-map and push it whatever its ledger state."""
-        names = [destination] if destination else list(self.destinations)
-        for name in names:
-            if name not in self.destinations:
-                raise ConfigurationError(
-                    f"destination {name!r} is not enabled (enabled: {', '.join(self.destinations) or 'none'})"
-                )
-        with self.busy:
-            raw = self.source.get_order(order_id)
-            item = self.map_raw(raw, names)
-            to_send = self.ledger.prepare_resync(item, now=self.clock())
-            results = [
-                ResyncResult(m.destination, "skipped" if m.skipped else "rejected", m.rejection or "")
-                for m in item.mapped
-                if m.payload is None
-            ]
-            for due in to_send:
-                outcome = self.send(due, True)
-                self.ledger.record([outcome], now=self.clock())
-                if outcome.kind == "delivered":
-                    self.pauses.lift(due.destination)
-                    self._refresh_status(due.destination, order_id)
-                results.append(ResyncResult(due.destination, outcome.kind, outcome.message or "", outcome.remote_id))
-            return sorted(results, key=lambda result: result.destination)
-
-    def _refresh_status(self, name: str, order_id: int) -> None:
-        source = self.status_sources.get(name)
-        if source is None or source.kind != "delivery":
-            return
-        try:
-            found = source.fetch_one(order_id)
-        except SyncError as error:
-            log.warning("could not read the remote status after resync", destination=name, error=str(error))
-            return
-        if found is not None:
-            self.ledger.update_remote_statuses(name, [(order_id, *found)], now=self.clock())
+        return resync_order(self, order_id, destination)
 
 
 def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:
