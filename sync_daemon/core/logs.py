@@ -15,6 +15,7 @@ import structlog
 from sync_daemon.core.redaction import redact
 
 _NOISY_LIBRARIES = ("urllib3", "requests", "apscheduler", "woocommerce")
+_MAY_HOLD_TEXT = (str, dict, list, tuple)
 
 
 def _redact_values(value: Any) -> Any:
@@ -28,8 +29,15 @@ def _redact_values(value: Any) -> Any:
 
 
 def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: mask every registered secret in every value of the event."""
-    return {key: _redact_values(value) for key, value in event_dict.items()}
+    """structlog processor: mask every registered secret in every value of the event.
+
+    Only text and containers can hold one: numbers, booleans and None (most of a pass summary)
+    are left as they are, without a call each.
+    """
+    for key, value in event_dict.items():
+        if isinstance(value, _MAY_HOLD_TEXT):
+            event_dict[key] = _redact_values(value)
+    return event_dict
 
 
 class _DropDeliberateSkips(logging.Filter):

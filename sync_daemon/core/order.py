@@ -9,6 +9,7 @@ on, instead of a half-read order going out wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -17,28 +18,54 @@ from typing import Any
 from sync_daemon.core.errors import UnmappableOrder
 
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 MAX_QUANTITY = 100_000  # more of one item in a shop order is a data error, not a sale
+# Money texts parsed before (Decimals are immutable, so one can be shared): an order repeats "0.00"
+# a dozen times, and a shop its prices. Forgotten all at once when it grows past the limit.
+_PARSED_MONEY: dict[str, Decimal] = {}
+_PARSED_MONEY_LIMIT = 4096
 
 
 class InvalidOrder(UnmappableOrder):
     """The WooCommerce JSON itself is not a usable order."""
 
 
-def parse_money(value: Any, what: str) -> Decimal:
-    """A Decimal from WooCommerce's money text; thousands separators and junk are refused."""
+def parse_money(value: Any, what: str | Callable[[], str]) -> Decimal:
+    """A Decimal from WooCommerce's money text; thousands separators and junk are refused.
+
+    ``what`` names the amount in the error (a function giving the name is called only then).
+    """
+    if type(value) is str:
+        known = _PARSED_MONEY.get(value)
+        if known is not None:
+            return known
+    return _parse_money(value, what)
+
+
+def _parse_money(value: Any, what: str | Callable[[], str]) -> Decimal:
+    original = value
     if value is None or value == "":
         return Decimal("0")
     if isinstance(value, bool):
-        raise InvalidOrder(f"{what} is {value!r}, not an amount")
+        raise InvalidOrder(f"{_name(what)} is {value!r}, not an amount")
     if isinstance(value, int | float):
         value = repr(value) if isinstance(value, float) else str(value)
     text = str(value).strip()
     if not _PLAIN_NUMBER.match(text):
-        raise InvalidOrder(f"{what} is {text[:40]!r}, which is not a plain number like 1200.00")
+        raise InvalidOrder(f"{_name(what)} is {text[:40]!r}, which is not a plain number like 1200.00")
     try:
-        return Decimal(text)
+        amount = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the regex already guards this
-        raise InvalidOrder(f"{what} is {text[:40]!r}, not an amount") from None
+        raise InvalidOrder(f"{_name(what)} is {text[:40]!r}, not an amount") from None
+    if type(original) is str:
+        if len(_PARSED_MONEY) >= _PARSED_MONEY_LIMIT:
+            _PARSED_MONEY.clear()
+        _PARSED_MONEY[original] = amount
+    return amount
+
+
+def _name(what: str | Callable[[], str]) -> str:
+    return what if isinstance(what, str) else what()
 
 
 def parse_gmt(value: Any, what: str) -> datetime:
@@ -79,7 +106,8 @@ class Address:
         """Parse a wc/v3 address object; missing or null fields become empty strings."""
         if not isinstance(data, dict):
             return cls()
-        return cls(**{name: _text(data.get(name)) for name in cls.__dataclass_fields__})
+        get = data.get
+        return cls(*[value.strip() if isinstance(value := get(name), str) else "" for name in _ADDRESS_FIELDS])
 
     @property
     def full_name(self) -> str:
@@ -90,6 +118,9 @@ class Address:
         """The postal address on one line, empty parts left out."""
         parts = (self.address_1, self.address_2, self.city, self.postcode)
         return ", ".join(part for part in parts if part)
+
+
+_ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -189,7 +220,7 @@ class Order:
         if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
             raise InvalidOrder(f"order id {order_id!r} is not a positive integer")
         currency = _text(data.get("currency")).upper()
-        if not re.fullmatch(r"[A-Z]{3}", currency):
+        if not _CURRENCY_CODE.fullmatch(currency):
             raise InvalidOrder(f"currency {data.get('currency')!r} is not an ISO 4217 code")
         meta = {}
         for entry in data.get("meta_data") or []:
@@ -235,23 +266,24 @@ class Order:
 def _line_item(data: Any, index: int) -> LineItem:
     if not isinstance(data, dict):
         raise InvalidOrder(f"line item {index + 1} is not an object")
-    name = _text(data.get("name")) or f"line item {index + 1}"
-    quantity = data.get("quantity")
+    get = data.get
+    name = _text(get("name")) or f"line item {index + 1}"
+    quantity = get("quantity")
     if isinstance(quantity, float) and quantity.is_integer():
         quantity = int(quantity)
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise InvalidOrder(f"line item {name!r} has quantity {quantity!r}, not a whole number")
-    image = data.get("image")
+    image = get("image")
     return LineItem(
-        id=data.get("id") if isinstance(data.get("id"), int) else 0,
+        id=item_id if isinstance(item_id := get("id"), int) else 0,
         name=name,
-        product_id=data.get("product_id") if isinstance(data.get("product_id"), int) else 0,
-        variation_id=data.get("variation_id") if isinstance(data.get("variation_id"), int) else 0,
+        product_id=product_id if isinstance(product_id := get("product_id"), int) else 0,
+        variation_id=variation_id if isinstance(variation_id := get("variation_id"), int) else 0,
         quantity=quantity,
-        subtotal=parse_money(data.get("subtotal"), f"line item {name!r} subtotal"),
-        total=parse_money(data.get("total"), f"line item {name!r} total"),
-        total_tax=parse_money(data.get("total_tax"), f"line item {name!r} tax"),
-        sku=_text(data.get("sku")),
+        subtotal=parse_money(get("subtotal"), lambda: f"line item {name!r} subtotal"),
+        total=parse_money(get("total"), lambda: f"line item {name!r} total"),
+        total_tax=parse_money(get("total_tax"), lambda: f"line item {name!r} tax"),
+        sku=_text(get("sku")),
         image_url=_text(image.get("src")) if isinstance(image, dict) else "",
     )
 
@@ -262,8 +294,8 @@ def _fee_line(data: Any, index: int) -> FeeLine:
     name = _text(data.get("name")) or f"fee {index + 1}"
     return FeeLine(
         name=name,
-        total=parse_money(data.get("total"), f"fee {name!r}"),
-        total_tax=parse_money(data.get("total_tax"), f"fee {name!r} tax"),
+        total=parse_money(data.get("total"), lambda: f"fee {name!r}"),
+        total_tax=parse_money(data.get("total_tax"), lambda: f"fee {name!r} tax"),
     )
 
 

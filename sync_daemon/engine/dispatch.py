@@ -82,6 +82,9 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._commit: GroupCommit[_Handover] = GroupCommit(self._write)
         self._held: set[int] = set()  # orders being recorded again: no new request until the next pump
+        # Lanes whose last look at the ledger found nothing due, with nothing recorded since: drain
+        # does not ask again right after the pump that asked (an idle pass asks once, not twice).
+        self._none_due: set[str] = set()
         self._lost: set[tuple[str, int]] = set()  # rows whose ``sending`` mark did not take: never sent
         self._settling = False  # the pass thread waits in settle: wake it per request that comes back
         self._tally: Counter[str] = Counter()
@@ -97,12 +100,15 @@ class Dispatcher:
 
     def pump(self) -> None:
         """Start runners where a destination has rows due and threads free; never waits."""
+        self._pump(ask_again=True)
+
+    def _pump(self, *, ask_again: bool) -> None:
         self._raise_if_failed()
         with self._lock:
             self._held.clear()  # the pass has recorded what settle held back
         self._fold_tally()
         for lane in self._lanes:
-            self._start(lane)
+            self._start(lane, ask_again)
 
     def settle(self, order_ids: Iterable[int]) -> None:
         """Wait until no request in flight concerns these orders, so they can be recorded again.
@@ -110,6 +116,8 @@ class Dispatcher:
         Until the next ``pump`` (by then the pass has recorded them), no runner takes them either.
         """
         wanted = set(order_ids)
+        with self._lock:
+            self._none_due.clear()  # the pass records orders next: rows may become due
         if not wanted:
             return
         with self._lock:
@@ -133,8 +141,10 @@ class Dispatcher:
     def drain(self) -> None:
         """Deliver until nothing is due or in flight, or, once stopping, the grace period is over."""
         try:
+            ask_again = False  # the pump that ran last (after the last page) has just looked
             while True:
-                self.pump()
+                self._pump(ask_again=ask_again)
+                ask_again = True
                 with self._lock:
                     busy = any(lane.runners for lane in self._lanes)
                 if not busy or not self._wait():
@@ -146,9 +156,16 @@ class Dispatcher:
     def _over_budget(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def _start(self, lane: _Lane) -> None:
+    def _start(self, lane: _Lane, ask_again: bool = True) -> None:
         if self.lanes.stop_event.is_set() or self._over_budget():
             return
+        if not ask_again and lane.name in self._none_due:
+            return
+        with self._lock:
+            if not lane.waiting and lane.runners < lane.concurrency:
+                self._refill(lane)
+            if not lane.waiting:
+                return  # nothing to send: whether the destination is paused does not matter (one query less)
         if self.lanes.paused(lane.name):
             with self._lock:
                 lane.waiting.clear()  # left due in the ledger for when the pause is over
@@ -156,8 +173,6 @@ class Dispatcher:
         with self._lock:
             if lane.runners >= lane.concurrency:
                 return
-            if not lane.waiting:
-                self._refill(lane)
             starting = min(lane.concurrency - lane.runners, len(lane.waiting))
             lane.runners += starting
         for _ in range(starting):
@@ -266,6 +281,10 @@ class Dispatcher:
         )
         while len(lane.waiting) > self.lanes.batch_size:
             lane.waiting.pop()
+        if lane.waiting:
+            self._none_due.discard(lane.name)
+        else:
+            self._none_due.add(lane.name)
 
     def _write(self, handovers: Sequence[_Handover]) -> None:
         """One transaction for a group of runners (GroupCommit calls this on one of their threads)."""
@@ -273,6 +292,8 @@ class Dispatcher:
         rows = [handover.next_row for handover in handovers if handover.next_row is not None]
         lost = self.lanes.record(outcomes, rows)
         with self._lock:
+            if outcomes:
+                self._none_due.clear()  # an outcome can make its row due again at once (a skip)
             for outcome in outcomes:
                 self._tally[outcome.kind] += 1
             self._lost.update((due.destination, due.order_id) for due in lost)

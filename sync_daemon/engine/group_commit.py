@@ -1,11 +1,16 @@
 """Group commit: what many worker threads hand in at about the same time goes into one transaction.
 
 Each thread waits until its own item is written, so an outcome is in the ledger before its thread
-sends anything else. The first thread to arrive while no write is running writes everything
-handed in so far; whoever arrives during that write waits, and the next of them writes the
-whole group that gathered meanwhile. A commit in WAL mode with ``synchronous=NORMAL`` costs little
-(no fsync), but it costs the same for one item as for ten: grouping keeps that cost per
-transaction, not per request, when the platforms answer fast.
+sends anything else. A thread that arrives while no write is running writes at once. Whoever
+arrives during a write waits; when the write ends, the threads of its group are woken, and so is
+the first thread that arrived meanwhile, which then writes everything handed in by the time it
+runs (newcomers keep joining it until then). Each waiting thread thus wakes once, when its item is
+written or when it is its turn to write, instead of every waiting thread at the end of every
+write, most of them only to find their group not written yet and sleep again (with eight senders,
+those wake-ups were a good part of the daemon's thread switches, each a turn of the interpreter
+lock). A commit in WAL mode with ``synchronous=NORMAL`` costs little (no fsync), but it costs the
+same for one item as for ten: grouping keeps that cost per transaction, not per request, when the
+platforms answer fast.
 """
 
 from __future__ import annotations
@@ -16,6 +21,20 @@ from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 
+_WAITING, _WRITTEN, _FAILED, _LEADS = range(4)
+
+
+class _Ticket(Generic[Item]):
+    """One waiting item, with the lock its thread sleeps on until someone says what became of it."""
+
+    __slots__ = ("item", "outcome", "woken")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.outcome = _WAITING
+        self.woken = threading.Lock()
+        self.woken.acquire()
+
 
 class GroupCommit(Generic[Item]):
     """Serialises ``write`` calls and batches the items handed in while one runs."""
@@ -23,39 +42,61 @@ class GroupCommit(Generic[Item]):
     def __init__(self, write: Callable[[Sequence[Item]], None]) -> None:
         self._write = write
         self._lock = threading.Lock()
-        self._written = threading.Condition(self._lock)
-        self._pending: list[Item] = []
         self._writing = False
-        self._next_group = 1  # the group the items handed in now will be written in
-        self._last_written = 0  # the last group written (or failed)
+        self._next: list[_Ticket[Item]] = []  # handed in while a write runs: the next group
         self._error: BaseException | None = None  # a failed write fails every later one too
 
     def submit(self, item: Item) -> None:
         """Return once ``item`` is written; raise what the write raised if it failed."""
         with self._lock:
-            self._pending.append(item)
-            group = self._next_group
-            while self._writing and self._last_written < group:
-                self._written.wait()
-            if self._last_written >= group:  # another thread wrote it
-                if self._error is not None:
-                    raise self._error
-                return
             if self._error is not None:
                 raise self._error
-            items, self._pending = self._pending, []
-            self._next_group += 1
-            self._writing = True
+            if self._writing:
+                ticket: _Ticket[Item] | None = _Ticket(item)
+                self._next.append(ticket)
+            else:
+                self._writing, ticket = True, None
+        if ticket is None:
+            self._lead([item], ())
+            return
+        ticket.woken.acquire()  # until written, failed, or it is this thread's turn to write
+        if ticket.outcome == _WRITTEN:
+            return
+        if ticket.outcome == _FAILED:
+            raise self._error or RuntimeError("group commit failed")
+        with self._lock:  # this thread's turn: everything handed in by now, its own item first
+            group, self._next = self._next, []
+        others = group[1:]
+        self._lead([item, *(other.item for other in others)], others)
+
+    def _lead(self, items: list[Item], others: Sequence[_Ticket[Item]]) -> None:
+        """Write a group (this thread's item first), wake its other threads, hand the next group over."""
         error: BaseException | None = None
         try:
             self._write(items)
         except BaseException as raised:  # noqa: BLE001 - handed to every thread of the group, then re-raised
             error = raised
         with self._lock:
-            self._writing = False
-            self._last_written = group
             if error is not None and self._error is None:
                 self._error = error
-            self._written.notify_all()
+            failed = self._error is not None
+            following = self._next
+            if failed:
+                self._next = []
+            if failed or not following:
+                self._writing = False
+            else:
+                # The first one waiting writes next; until it takes the group (and all who join it
+                # meanwhile), newcomers keep joining it rather than starting a write of their own.
+                following[0].outcome = _LEADS
+        for other in others:
+            other.outcome = _FAILED if error is not None else _WRITTEN
+            other.woken.release()
+        if failed:  # nothing more is written: everyone waiting hears why
+            for other in following:
+                other.outcome = _FAILED
+                other.woken.release()
+        elif following:
+            following[0].woken.release()
         if error is not None:
             raise error

@@ -177,9 +177,10 @@ class Engine:
                 self.on_progress()
                 marks = [_parse_mark(order_modified_key(raw)) for raw in page if isinstance(raw, dict)]
                 marks = [mark for mark in marks if mark is not None]
-                if marks:
+                if marks and (cursor is None or max(marks) > cursor):  # (an idle poll re-reads the overlap only)
                     # Only now that the page is committed may the cursor pass it.
-                    self.ledger.set_cursor(max(marks))
+                    cursor = max(marks)
+                    self.ledger.set_cursor(cursor)
                 if self.stop_event.is_set():
                     break
                 dispatcher.pump()  # deliveries go out while the next page is read

@@ -135,18 +135,19 @@ class OrderRepoClient:
             raise RetryableError(f"{PLATFORM}: unexpected answer reading order {order_external_id}")
         return data
 
-    def iter_orders(self, status: str) -> Iterator[dict[str, Any]]:
-        """Every order with a status, page by page (per_page 100)."""
+    def iter_orders(self, status: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every order (only those with ``status`` when given), page by page (per_page 100)."""
         page = 1
+        filters = {"status": status} if status else {}
         while True:
             response = self.request(
-                "GET", "/api/external/orders", params={"status": status, "per_page": PAGE_SIZE, "page": page}
+                "GET", "/api/external/orders", params={**filters, "per_page": PAGE_SIZE, "page": page}
             )
             self.raise_for_status(response)
             body = http.json_body(response)
             rows = body.get("data") if isinstance(body, dict) else None
             if not isinstance(rows, list):
-                raise RetryableError(f"{PLATFORM}: unexpected answer listing {status} orders")
+                raise RetryableError(f"{PLATFORM}: unexpected answer listing {status or 'the'} orders")
             yield from (row for row in rows if isinstance(row, dict))
             meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
             last_page = meta.get("last_page")

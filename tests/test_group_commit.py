@@ -1,0 +1,78 @@
+"""Group commit: every item written once, before its thread goes on; a failed write fails the rest."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sync_daemon.engine.group_commit import GroupCommit
+
+
+def test_each_item_is_written_once_before_its_submit_returns_and_writes_never_overlap():
+    written: list[int] = []
+    groups: list[int] = []
+    busy = threading.Lock()
+
+    def write(items):
+        assert busy.acquire(blocking=False), "two writes at once"
+        try:
+            time.sleep(0.0005)  # long enough for others to gather
+            written.extend(items)
+            groups.append(len(items))
+        finally:
+            busy.release()
+
+    commit = GroupCommit(write)
+    seen_after_submit: list[bool] = []
+
+    def worker(base: int) -> None:
+        for number in range(base, base + 200):
+            commit.submit(number)
+            seen_after_submit.append(number in written)
+
+    threads = [threading.Thread(target=worker, args=(n * 1000,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(written) == sorted(n * 1000 + i for n in range(8) for i in range(200))
+    assert all(seen_after_submit) and len(seen_after_submit) == 1600
+    assert max(groups) > 1  # threads that arrived during a write shared the next one
+
+
+def test_a_failed_write_fails_its_group_and_every_later_submit():
+    calls: list[list[str]] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def write(items):
+        calls.append(list(items))
+        if items[0] == "first":
+            entered.set()
+            release.wait(5)
+            raise OSError("disk full")
+
+    commit = GroupCommit(write)
+    errors: dict[str, BaseException] = {}
+
+    def submit(item: str) -> None:
+        try:
+            commit.submit(item)
+        except OSError as error:
+            errors[item] = error
+
+    first = threading.Thread(target=submit, args=("first",))
+    first.start()
+    assert entered.wait(5)
+    waiting = [threading.Thread(target=submit, args=(f"w{n}",)) for n in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.05)  # they queue behind the running write
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(5)
+    assert set(errors) == {"first", "w0", "w1", "w2"}
+    assert calls == [["first"]]  # nothing is written after a failure
+    with pytest.raises(OSError, match="disk full"):
+        commit.submit("later")
