@@ -60,6 +60,26 @@ def changed_settings(old: Settings, new: Settings) -> list[str]:
     return changed
 
 
+def prune_between_passes(engine: Any, ledger: Any, stop_event: threading.Event, progress: Any) -> None:
+    """One bounded pruning run under the engine's (possibly reloaded) settings, logged when it removed anything."""
+    settings = engine.settings
+    result = prune_ledger(
+        settings,
+        ledger,
+        now=engine.clock(),
+        max_batches=PRUNE_BATCHES_PER_RUN,
+        should_stop=stop_event.is_set,
+        on_progress=progress,
+    )
+    if result is not None and result.orders:
+        log.info(
+            "ledger pruned",
+            retention_days=settings.ledger.retention_days,
+            ledger_bytes=ledger.file_bytes(),
+            **result.as_dict(),
+        )
+
+
 class Daemon:
     """``sync-daemon run``: polls on a schedule until told to stop."""
 
@@ -146,22 +166,7 @@ class Daemon:
         self._guarded("pruning the ledger", self._prune_between_passes)
 
     def _prune_between_passes(self, engine: Any) -> None:
-        settings = engine.settings  # the reloaded settings, like the engine's
-        result = prune_ledger(
-            settings,
-            self.ledger,
-            now=engine.clock(),
-            max_batches=PRUNE_BATCHES_PER_RUN,
-            should_stop=self.stop_event.is_set,
-            on_progress=self.watchdog.progress,
-        )
-        if result is not None and result.orders:
-            log.info(
-                "ledger pruned",
-                retention_days=settings.ledger.retention_days,
-                ledger_bytes=self.ledger.file_bytes(),
-                **result.as_dict(),
-            )
+        prune_between_passes(engine, self.ledger, self.stop_event, self.watchdog.progress)
 
     def _guarded(self, what: str, job: Any) -> None:
         """Run a leader's job between passes; a bug in it is logged and the schedule goes on."""
