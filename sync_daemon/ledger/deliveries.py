@@ -15,6 +15,8 @@ from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.ledger.store import Connection, Store
 
 ATTEMPT_MESSAGE_LIMIT = 2000  # characters of an error kept in the attempt log
+SUCCESS_NOTE_SECONDS = 1.0  # a destination's "last success" is written at most this often
+FAILED_KINDS = ("retry", "rejected", "paused")  # outcomes that set a destination's last error
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (order_id, destination, at, operation, outcome, http_status, message, duration_ms)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -99,14 +101,39 @@ class Deliveries(Store):
         ``mark_sending``): their requests must not leave.
         """
         stamp = iso_stamp(now)
+        health = self._health_to_note(outcomes, now)
         with self.transaction() as connection:
             if outcomes:
                 _apply_outcomes(connection, outcomes, now, stamp)
             lost = _mark_sending(connection, sending, now, self) if sending else []
-            if outcomes:
+            if health:
                 # Last: the few destination rows are the ones every daemon of a shared ledger writes.
-                _note_health(connection, outcomes, stamp)
-            return lost
+                _note_health(connection, health, stamp)
+        self._health_noted(health, now)
+        return lost
+
+    def _health_to_note(self, outcomes: Sequence[Outcome], now: float) -> list[Outcome]:
+        """The outcomes the destinations' health records must hear of.
+
+        A success is written at most once per SUCCESS_NOTE_SECONDS per destination while nothing
+        failed there since: during a backfill it would otherwise be one more statement in every
+        commit, to move a "last success" time on by a few milliseconds. Failures are always written.
+        """
+        written = self.__dict__.setdefault("_success_written_at", {})
+        return [
+            outcome
+            for outcome in outcomes
+            if outcome.kind != "delivered" or now - written.get(outcome.destination, -1e18) >= SUCCESS_NOTE_SECONDS
+        ]
+
+    def _health_noted(self, noted: Sequence[Outcome], now: float) -> None:
+        """Remember which destinations' successes were just written (after the commit)."""
+        written = self.__dict__.setdefault("_success_written_at", {})
+        for outcome in noted:
+            if outcome.kind == "delivered":
+                written[outcome.destination] = now
+            elif outcome.kind in FAILED_KINDS:
+                written.pop(outcome.destination, None)  # the next success is news again
 
     def update_remote_statuses(
         self, destination: str, rows: Sequence[tuple[int, str, str | None]], *, now: float
@@ -209,7 +236,7 @@ def _note_health(connection: Connection, outcomes: Sequence[Outcome], stamp: str
     """
     succeeded = {outcome.destination for outcome in outcomes if outcome.kind == "delivered"}
     failed = {
-        outcome.destination: outcome.message for outcome in outcomes if outcome.kind in ("retry", "rejected", "paused")
+        outcome.destination: outcome.message for outcome in outcomes if outcome.kind in FAILED_KINDS
     }
     for name in sorted(succeeded | failed.keys()):
         if name in succeeded:

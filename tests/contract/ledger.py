@@ -38,6 +38,14 @@ def send_all(ledger, dest="a", kind="delivered", now=NOW, **fields):
     return due
 
 
+def send_one(ledger, order_id, kind, now, dest="a", **fields):
+    """Take one order's due row, and record one outcome for it at ``now``."""
+    due = [d for d in ledger.due(dest, now=now, limit=100) if d.order_id == order_id]
+    ledger.mark_sending(due, now=now)
+    ledger.record([POLICY.stamp(Outcome(order_id, dest, kind, d.operation, payload_hash=d.payload_hash, **fields),
+                                attempts_before=d.attempts) for d in due], now=now)
+
+
 def state(ledger, order_id=1, dest="a"):
     """The state of one delivery row."""
     return ledger.delivery(order_id, dest)["state"]
@@ -195,6 +203,28 @@ class LedgerContract:
         assert ledger.delivery(1, "a")["last_error"] == "gave up after 1 attempts; last error: odd answer"
         assert [a["message"] for a in ledger.order_history(1)["attempts"]] == ["odd answer"]
         assert ledger.destination("a")["last_error"] == "odd answer"
+
+    def test_a_destinations_last_success_is_written_once_a_second_and_every_failure_at_once(self, ledger):
+        from sync_daemon.ledger.deliveries import SUCCESS_NOTE_SECONDS
+
+        def stamp(moment):
+            return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+        ledger.ingest([item(order_id) for order_id in range(1, 6)], now=NOW)
+        for order_id, moment, kind in [(1, NOW, "delivered"), (2, NOW + 0.5, "delivered")]:
+            send_one(ledger, order_id, kind, moment)
+        assert ledger.destination("a")["last_success_at"] == stamp(NOW)  # 0.5 s later: not news yet
+        send_one(ledger, 3, "retry", NOW + 0.6, message="HTTP 503")
+        assert (ledger.destination("a")["last_error"], ledger.destination("a")["last_error_at"]) == (
+            "HTTP 503", stamp(NOW + 0.6)
+        )
+        send_one(ledger, 4, "delivered", NOW + 0.7)  # the first success after a failure is news
+        assert ledger.destination("a")["last_success_at"] == stamp(NOW + 0.7)
+        send_one(ledger, 5, "delivered", NOW + 0.7 + SUCCESS_NOTE_SECONDS)
+        assert ledger.destination("a")["last_success_at"] == stamp(NOW + 0.7 + SUCCESS_NOTE_SECONDS)
+        assert [state(ledger, order_id) for order_id in range(1, 6)] == [
+            "delivered", "delivered", "retrying", "delivered", "delivered"
+        ]
 
     def test_a_retry_outcome_without_a_decision_is_refused(self, ledger):
         ledger.ingest([item()], now=NOW)
