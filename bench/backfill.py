@@ -3,6 +3,7 @@
     python bench/backfill.py                  # 10 000 orders, 3 rounds of daemon + baseline
     python bench/backfill.py --orders 2000    # quicker
     python bench/backfill.py --scale          # memory: N and 4 × N orders, peak RSS side by side
+    python bench/backfill.py --pin both       # simulators on one CPU, daemon and baseline on another
 
 What runs:
 
@@ -18,6 +19,13 @@ What runs:
    to the same simulators (GoTrack and OrderRepo reset first) by a plain ``requests.Session`` per
    platform, with the same number of threads per platform, both platforms at once: no reading from
    WooCommerce, no mapping, no ledger.
+
+``--pin`` (Linux, 2 CPUs or more) takes CPUs out of the kernel's hands: ``client`` runs the daemon and the
+baseline on the first CPU the bench may use, ``both`` also runs the simulators on the second one. Both
+sides are Python threads behind one interpreter lock; free to run on any core, they hand the lock from
+core to core thousands of times a second, and on a virtual machine each hand-over is dear. Pinned, a
+round costs far less CPU and varies far less, so ``both`` shows the work each side really does; the
+default (no pinning) is how a service runs unless its unit says otherwise (docs/systemd.md).
 
 The figure that matters is daemon / baseline throughput (target ≥ 0.9); absolute figures depend on the
 machine. Other processes on the machine slow some rounds down, never speed them up, so the headline
@@ -316,6 +324,22 @@ def report(run: DaemonRun, baseline: BaselineRun | None) -> str:
     return "\n".join(lines)
 
 
+def pinned_cpus(mode: str | None) -> tuple[set[int] | None, set[int] | None]:
+    """(CPUs of the simulators, CPUs of the client side) for ``--pin``; None where the kernel chooses."""
+    if not mode:
+        return None, None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise SystemExit(f"--pin needs 2 CPUs or more; this process may use {len(allowed)}")
+    return ({allowed[1]} if mode == "both" else None), {allowed[0]}
+
+
+def _use_cpus(cpus: set[int] | None) -> None:
+    """Run this process (and the children it starts from now on) on these CPUs; None: leave it be."""
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
 def backfill(
     orders: int, args: argparse.Namespace, rounds: int, echo: Any
 ) -> tuple[float, list[DaemonRun], list[BaselineRun]]:
@@ -323,10 +347,16 @@ def backfill(
     echo(f"generating {orders} orders in the simulator process …")
     runs: list[DaemonRun] = []
     baselines: list[BaselineRun] = []
+    everywhere = os.sched_getaffinity(0) if args.pin else None  # (Linux only: asked only when pinning)
+    simulator_cpus, client_cpus = pinned_cpus(args.pin)
+    # A child process inherits its parent's CPUs: the simulators are started with theirs, and the
+    # daemon (a child too) and the baseline's threads (this process) with the client's.
+    _use_cpus(simulator_cpus or everywhere)
     with (
         SimulatorProcess(generate=orders, seed=args.seed, nodelay=not args.as_is) as sims,
         tempfile.TemporaryDirectory(prefix="sync-daemon-bench-") as tmp,
     ):
+        _use_cpus(client_cpus or everywhere)
         for number in range(1, rounds + 1):
             echo(f"round {number}/{rounds}: daemon …")
             run = run_daemon(
@@ -352,6 +382,7 @@ def backfill(
                     target = keep / path.relative_to(tmp)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(path.read_bytes())
+        _use_cpus(everywhere)
         return sims.startup_seconds, runs, baselines
 
 
@@ -394,6 +425,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", action="store_true", help="also run 4 × N orders and compare peak RSS")
     parser.add_argument("--no-baseline", action="store_true", help="skip the plain requests baseline")
     parser.add_argument("--as-is", action="store_true", help="simulators with Nagle's algorithm on (their default)")
+    parser.add_argument(
+        "--pin",
+        choices=("client", "both"),
+        help="client: daemon and baseline on one CPU; both: and the simulators on another (see above)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="give up on a daemon run after this many seconds")
     parser.add_argument("--keep", metavar="DIR", help="copy every round's config, log and ledger here")
     return parser.parse_args(argv)
@@ -405,7 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.scale else 3)
     sizes = [args.orders, args.orders * 4] if args.scale else [args.orders]
     load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start")
+    pinning = {
+        None: "",
+        "client": "; daemon and baseline pinned to one CPU",
+        "both": "; daemon and baseline pinned to one CPU, simulators to another",
+    }[args.pin]
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start{pinning}")
     best_runs = []
     for size in sizes:
         generation, runs, baselines = backfill(size, args, rounds, lambda text: print(text, file=sys.stderr))
