@@ -76,3 +76,39 @@ def test_a_failed_write_fails_its_group_and_every_later_submit():
     assert calls == [["first"]]  # nothing is written after a failure
     with pytest.raises(OSError, match="disk full"):
         commit.submit("later")
+
+
+def test_a_thread_about_to_write_alone_first_lets_the_ready_ones_join_its_write():
+    groups: list[list[str]] = []
+    others: list[threading.Thread] = []
+
+    def linger() -> None:
+        # Stands for ``time.sleep(0)``: another thread, its answer in hand, hands its item in meanwhile.
+        if others:
+            return
+        others.append(threading.Thread(target=commit.submit, args=("second",)))
+        others[0].start()
+        deadline = time.monotonic() + 5
+        while not commit._next and time.monotonic() < deadline:  # noqa: SLF001 - queued behind this write
+            time.sleep(0.001)
+
+    commit = GroupCommit(groups.append, linger=linger)
+    commit.submit("first")
+    others[0].join(5)
+    assert groups == [["first", "second"]]  # one write for both, the lingering thread's item first
+
+
+def test_items_are_written_even_when_the_pause_before_a_write_fails():
+    written: list[list[str]] = []
+    failures = ["interrupted"]
+
+    def linger() -> None:
+        if failures:
+            raise RuntimeError(failures.pop())
+
+    commit = GroupCommit(written.append, linger=linger)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        commit.submit("only")
+    assert written == [["only"]]
+    commit.submit("next")  # not left believing a write still runs
+    assert written == [["only"], ["next"]]
