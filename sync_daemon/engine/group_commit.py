@@ -1,8 +1,8 @@
 """Group commit: what many worker threads hand in at about the same time goes into one transaction.
 
 Each thread waits until its own item is written, so an outcome is in the ledger before its thread
-sends anything else. A thread that arrives while no write is running writes at once. Whoever
-arrives during a write waits; when the write ends, the threads of its group are woken, and so is
+sends anything else. A thread that arrives while no write is running writes (after the pause said
+below). Whoever arrives during a write waits; when the write ends, the threads of its group are woken, and so is
 the first thread that arrived meanwhile, which then writes everything handed in by the time it
 runs (newcomers keep joining it until then). Each waiting thread thus wakes once, when its item is
 written or when it is its turn to write, instead of every waiting thread at the end of every
@@ -12,7 +12,7 @@ lock). A commit in WAL mode with ``synchronous=NORMAL`` costs little (no fsync),
 same for one item as for ten: grouping keeps that cost per transaction, not per request, when the
 platforms answer fast.
 
-A thread that finds no write running does not write at once either: it first lets the other threads
+A thread that finds no write running does not write at once: it first lets the other threads
 run (``time.sleep(0)`` gives up the interpreter lock), so those that already hold an answer join its
 write instead of each starting one of their own right after. A commit costs about as much for one
 item as for four (most of it is writing the changed pages to the write-ahead log), and without the
