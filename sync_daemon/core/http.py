@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from sync_daemon import __version__
 from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, SendGate
+from sync_daemon.core.payload import StoredPayload
 from sync_daemon.core.redaction import redact, safe_url
 
 USER_AGENT = f"sync-daemon/{__version__}"
@@ -127,7 +128,10 @@ def send(
 
     With a ``gate``, the request leaves only while the gate is open (``GateClosed`` otherwise), and
     an answer asking to wait (429, or 503 with Retry-After) closes it before anything parses it.
+    A ``json`` body that is a ``StoredPayload`` goes out as its stored text, not encoded again.
     """
+    if isinstance(kwargs.get("json"), StoredPayload):
+        kwargs = _with_stored_body(kwargs)
     with network_errors(platform, url, timeout):
         if session.trust_env or not _LEAN_KEYS.issuperset(kwargs):
             if gate is not None:
@@ -153,6 +157,15 @@ def send(
     if gate is not None:
         _close_gate_if_asked(gate, response)
     return response
+
+
+def _with_stored_body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The request's arguments with its stored payload as the body: the ledger's canonical text, in UTF-8."""
+    payload: StoredPayload = kwargs["json"]
+    headers = dict(kwargs.get("headers") or {})
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"  # what requests sets for a json= body
+    return {**kwargs, "json": None, "data": payload.text.encode(), "headers": headers}
 
 
 def _close_gate_if_asked(gate: SendGate, response: requests.Response) -> None:

@@ -7,7 +7,7 @@ the attempt count, the delay and whether the row is dead, so that the ledger onl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,7 +47,7 @@ class Due:
     destination: str
     operation: Operation
     attempts: int
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]  # a StoredPayload when read from the ledger (sent as its stored text)
     payload_hash: str
     remote_id: str | None
 

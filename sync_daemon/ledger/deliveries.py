@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sync_daemon.core.outcome import Due, Operation, Outcome
+from sync_daemon.core.payload import StoredPayload
 from sync_daemon.ledger.encoding import iso_stamp
 from sync_daemon.ledger.store import Connection, Store
 
@@ -69,9 +70,10 @@ class Deliveries(Store):
                     "UPDATE deliveries SET leased_by = ?, leased_until = ? WHERE order_id = ? AND destination = ?",
                     [(self.owner, now + self.lease_seconds, row[0], destination) for row in rows],
                 )
+        # The payload stays text until a platform reads a field of it (see core/payload.py).
         return [
-            Due(order_id, destination, cast(Operation, operation), attempts, json.loads(payload), digest, remote_id)
-            for order_id, operation, attempts, payload, digest, remote_id in rows
+            Due(order_id, destination, cast(Operation, operation), attempts, StoredPayload(text), digest, remote_id)
+            for order_id, operation, attempts, text, digest, remote_id in rows
         ]
 
     def next_due_at(self, destination: str) -> float | None:

@@ -13,7 +13,7 @@ reads (none for GoTrack and ShopBack).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -82,7 +82,7 @@ class Destination(Protocol):
         """The platform's payload for an order; raise UnmappableOrder or NotApplicable when it cannot be sent."""
         ...
 
-    def push(self, payload: dict[str, Any], *, operation: str, remote_id: str | None) -> PushResult:
+    def push(self, payload: Mapping[str, Any], *, operation: str, remote_id: str | None) -> PushResult:
         """Create (or update) the order on the platform."""
         ...
 

@@ -16,6 +16,7 @@ import pytest
 
 from sync_daemon.core.outcome import IngestItem, Mapped, Outcome
 from sync_daemon.core.retry import RetryPolicy
+from sync_daemon.ledger.encoding import canonical_json
 
 NOW = 1_800_000_000.0
 POLICY = RetryPolicy([5, 300, 1800], jitter=0)
@@ -103,6 +104,13 @@ class LedgerContract:
         send_all(ledger, remote_id="318")
         row = ledger.delivery(1, "a")
         assert (row["state"], row["remote_id"], row["attempts"]) == ("delivered", "318", 1)
+
+    def test_a_due_row_carries_its_payload_as_the_stored_text(self, ledger):
+        payload = {"id": "7", "name": "বাংলা নাম", "products": [{"price": 42000, "count": 2}], "total": 84000}
+        ledger.ingest([item(7, payload=payload)], now=NOW)
+        (due,) = ledger.due("a", now=NOW, limit=10)
+        assert due.payload.text == canonical_json(payload)  # byte for byte what is sent
+        assert due.payload == payload and due.payload["name"] == "বাংলা নাম"
 
     def test_rereading_the_same_order_changes_nothing(self, ledger):
         ledger.ingest([item()], now=NOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from requests.auth import HTTPBasicAuth
@@ -45,7 +46,9 @@ class GoTrackDestination:
         """GoTrack's payload for an order (pure; see ``map_order``)."""
         return map_order(order, self.settings)
 
-    def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
+    def push(
+        self, payload: Mapping[str, Any], *, operation: str = "create", remote_id: str | None = None
+    ) -> PushResult:
         """POST the order; a replay of a known external_order_id answers 200 idempotent."""
         response = http.send(
             self.session, "POST", self.endpoint, platform=PLATFORM, timeout=self.settings.timeout_seconds, json=payload,

@@ -9,7 +9,7 @@ recorded as delivered; 404 on update → create instead; 5xx/timeouts/429 → re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sync_daemon.core import http
@@ -176,7 +176,9 @@ class OrderRepoDestination:
 
     # -- push -----------------------------------------------------------------------------
 
-    def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
+    def push(
+        self, payload: Mapping[str, Any], *, operation: str = "create", remote_id: str | None = None
+    ) -> PushResult:
         """Create or update; a duplicate create is confirmed and recorded as delivered."""
         if operation == "update":
             response = self.client.request("POST", "/api/orders/update", json=payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -48,7 +49,9 @@ class ShopBackDestination:
         """ShopBack's query parameters (pure; see ``map_order``)."""
         return map_order(order, self.settings)
 
-    def push(self, payload: dict[str, Any], *, operation: str = "create", remote_id: str | None = None) -> PushResult:
+    def push(
+        self, payload: Mapping[str, Any], *, operation: str = "create", remote_id: str | None = None
+    ) -> PushResult:
         """GET the postback with the token added; classify the text answer."""
         missing = [key for key in REQUIRED if not str(payload.get(key) or "").strip()]
         if missing:
