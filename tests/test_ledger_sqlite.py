@@ -85,6 +85,19 @@ def test_payloads_are_stored_as_one_canonical_text_whoever_writes_them(tmp_path)
         ledger.close()
 
 
+def test_the_canonical_text_of_a_payload_never_changes():
+    # Stored payloads are compared by the hash of this text: another spelling of the same payload
+    # would make every order already delivered look edited, and go out again, after an upgrade.
+    from decimal import Decimal
+
+    from sync_daemon.ledger.encoding import payload_hash
+
+    payload = {"total": Decimal("1250.50"), "id": "wc-7", "name": "রহিম", "items": [{"b": 2, "a": 1.5}], "ok": None}
+    expected = '{"id":"wc-7","items":[{"a":1.5,"b":2}],"name":"রহিম","ok":null,"total":"1250.50"}'
+    assert canonical_json(payload) == expected
+    assert payload_hash(payload) == "d995b9ffe198946c9b387cac5d8d1547"  # as json.dumps(…) spelled it
+
+
 def test_a_ledger_error_reaches_the_merchant_as_one_line(capsys):
     from sync_daemon.cli.base import EXIT_FAILED, friendly_errors
 

@@ -9,10 +9,14 @@ from typing import Any
 
 from sync_daemon.core.outcome import Mapped
 
+# One encoder for every payload: json.dumps with these options builds a new one per call (a tenth
+# of the encoding's time, twice per order read). An encoder keeps no state between calls.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
 
 def canonical_json(payload: Any) -> str:
     """The payload as stored and hashed: sorted keys, no spaces (the same bytes for the same payload)."""
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(payload)
 
 
 def payload_hash(payload: Any, encoded: str | None = None) -> str:
