@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sync_daemon.core.outcome import Due, IngestItem, Mapped, Operation
+from sync_daemon.core.payload import StoredPayload
 from sync_daemon.core.transitions import IngestCount, IngestDecision, StoredDelivery, decide_ingest, decide_resync
 from sync_daemon.ledger.deliveries import log_attempt
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
@@ -116,13 +117,14 @@ class Ingest(Store):
                     operation=decision.operation, next_attempt_at=None, note=mapped.note, now=now, stamp=stamp,
                     replace=True,
                 )
-                if mapped.payload is None:
+                if payload_text is None:  # (no payload: a rejection)
                     log_attempt(connection, *key, "resync", decision.state, None, mapped.rejection, None, stamp)
                 else:
                     remote_id = row[1] if row else None
+                    # Sent as stored, as every delivery is (core/payload.py).
+                    payload = StoredPayload(payload_text)
                     to_send.append(
-                        Due(item.order_id, mapped.destination, decision.operation, 0, mapped.payload, new_hash,
-                            remote_id)
+                        Due(item.order_id, mapped.destination, decision.operation, 0, payload, new_hash, remote_id)
                     )
         return to_send
 

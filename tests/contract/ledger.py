@@ -111,6 +111,8 @@ class LedgerContract:
         (due,) = ledger.due("a", now=NOW, limit=10)
         assert due.payload.text == canonical_json(payload)  # byte for byte what is sent
         assert due.payload == payload and due.payload["name"] == "বাংলা নাম"
+        (resent,) = ledger.prepare_resync(item(7, payload=payload), now=NOW)  # a manual resync: the same
+        assert resent.payload.text == canonical_json(payload)
 
     def test_rereading_the_same_order_changes_nothing(self, ledger):
         ledger.ingest([item()], now=NOW)
