@@ -9,6 +9,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from sync_daemon.core import http
+from sync_daemon.core.pool import PooledAdapter
 
 URL = "https://platform.example.com/api/v1/orders"
 
@@ -69,7 +70,7 @@ def test_cookies_or_a_query_take_the_whole_preparation(session):
 
 
 def test_a_host_pool_is_looked_up_once_and_again_once_closed(session, gotrack):
-    assert isinstance(session.get_adapter(gotrack.endpoint), http._PooledAdapter)
+    assert isinstance(session.get_adapter(gotrack.endpoint), PooledAdapter)
     adapter = session.get_adapter(gotrack.endpoint)
     for n in range(3):
         assert http.send(session, "POST", gotrack.endpoint, platform="GoTrack", json={"n": n}).status_code == 401

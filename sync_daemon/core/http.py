@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
@@ -27,6 +26,7 @@ from sync_daemon import __version__
 from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, SendGate
 from sync_daemon.core.payload import StoredPayload
+from sync_daemon.core.pool import PooledAdapter
 from sync_daemon.core.redaction import redact, safe_url
 
 USER_AGENT = f"sync-daemon/{__version__}"
@@ -51,41 +51,6 @@ class _PinnedTrustSession(requests.Session):
         return merged
 
 
-class _PooledAdapter(HTTPAdapter):
-    """requests' adapter, except that it looks a host's connection pool up once, not on every request.
-
-    Finding the pool means parsing the URL and building the pool's key (and, with a CA bundle, a
-    look at the file system) for every request; the answer only changes with the scheme, host,
-    ``verify`` and ``cert``, or when the pool is closed (``close``; urllib3 1.x also closes a pool
-    its manager drops, 2.x leaves it open and usable). (requests before 2.32 finds
-    the pool through ``get_connection`` instead, and then looks it up every time, as it always did.)
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pools: dict[tuple[Any, ...], Any] = {}
-
-    def get_connection_with_tls_context(
-        self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
-    ) -> Any:
-        """The pool requests would choose, remembered per (scheme, host, verify, cert) while it stays open."""
-        if proxies or not isinstance(verify, bool | str) or not isinstance(cert, str | tuple | type(None)):
-            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-        scheme, _, rest = (request.url or "").partition("://")
-        host = rest.partition("/")[0].partition("?")[0].partition("#")[0]
-        key = (scheme.lower(), host, verify, cert)
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # a closed pool has no connection queue
-            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-            self._pools[key] = pool
-        return pool
-
-    def close(self) -> None:
-        """Close every pool and forget them."""
-        self._pools.clear()
-        super().close()
-
-
 def build_session(
     *, headers: dict[str, str] | None = None, auth: Any = None, pool_size: int = 8, ca_bundle: str = ""
 ) -> requests.Session:
@@ -94,7 +59,7 @@ def build_session(
     ``ca_bundle``: a PEM file of the authorities to trust instead of the system's (a private CA).
     """
     session = _PinnedTrustSession() if ca_bundle else requests.Session()
-    adapter = _PooledAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+    adapter = PooledAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
