@@ -30,7 +30,13 @@ def server():
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def shutdown_request(self, request):
+            super().shutdown_request(request)
+            state["closed"].release()  # the socket is closed: its FIN is on the way
+
+    state["closed"] = threading.Semaphore(0)
+    httpd = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     state["url"] = f"http://127.0.0.1:{httpd.server_port}/orders"
@@ -72,6 +78,7 @@ def test_after_a_pause_a_connection_is_probed_and_a_dropped_one_replaced(server,
     session = http.build_session()
     for _ in range(3):
         assert post(session, server["url"]).status_code == 201
+        assert server["closed"].acquire(timeout=5)  # the server has dropped it before the next request
     assert probes  # each reuse was checked …
     assert len(server["connections"]) == 3  # … and each connection the server had dropped replaced
     session.close()
