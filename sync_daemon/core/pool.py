@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 # it is reused only when it has been idle this long: the validate-after-inactivity rule of Apache
 # HttpClient (2 s there). Every probe is a system call that hands the interpreter lock to another
 # thread and waits to get it back: back-to-back requests of a backfill paid it on every request
-# (3 % of the throughput of bench/backfill.py). A server closes an idle connection after seconds
+# (2–3 % of the throughput of bench/backfill.py). A server closes an idle connection after seconds
 # (gunicorn 2 s, Apache 5 s, nginx 75 s), and one closed on purpose says so in its last answer
 # ("Connection: close"), which urllib3 honours. A connection dropped silently within the second
 # fails its next request as a network error: a retry, never a lost or doubled order. (urllib3 1.x
