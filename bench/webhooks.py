@@ -2,7 +2,8 @@
 
 1. the listener under 1 000 signed hints in 10 s: answers, p99 latency, reads per burst, RSS growth;
 2. order created → delivered to OrderRepo with webhooks on and a 60 s poll interval (p50/p99);
-3. silent address edits caught by the reconcile sweep alone (no webhooks): how many of 100 reach OrderRepo.
+3. silent address edits caught by the reconcile sweep alone (no webhooks): how many of 100 reach OrderRepo;
+4. new orders whose order.created and order.updated come 0.15 s apart (as WooCommerce's): reads per order.
 """
 
 from __future__ import annotations
@@ -173,10 +174,41 @@ def sweep_catches_silent_edits(count: int = 100, interval: int = 5) -> dict[str,
     return {"edited": count, "updates_in_orderrepo": updates}
 
 
+def reads_per_new_order(count: int = 20) -> dict[str, int]:
+    """Each new order fires order.created, then order.updated 0.15 s later; order reads by the daemon."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp, WooCommerceSimulator() as shop, \
+            OrderRepoSimulator(allowed_origins=("https://shop.example.com",)) as repo:
+        daemon = _daemon(Path(tmp), shop, repo, **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
+                                                   "server.woocommerce_secret": f'"{SECRET}"'})
+        try:  # well inside the 60 s poll interval: every read after the first poll is a hint's
+            wait_until(lambda: _healthy(port), timeout=30)
+            wait_until(lambda: _order_reads(shop) > 0, timeout=30)  # the first poll, at start
+            time.sleep(1.0)
+            for topic in ("order.created", "order.updated"):
+                shop.webhooks.create(f"http://127.0.0.1:{port}/webhooks/woocommerce", topic, SECRET)
+            before = _order_reads(shop)
+            for index in range(count):
+                shop.add_orders([make_order(9000 + index, created=datetime.now(UTC).replace(microsecond=0))])
+                time.sleep(0.15)
+                shop.webhooks.fire("order.updated", shop.get_order(9000 + index) or {})
+                wait_until(lambda n=index + 1: len(repo.orders()) >= n, timeout=60, interval=0.01)
+                time.sleep(0.6)  # both hints are handled before the next order
+            reads = _order_reads(shop) - before
+        finally:
+            daemon.stop()
+    return {"new_orders": count, "order_reads": reads, "in_orderrepo": len(repo.orders())}
+
+
+def _order_reads(shop: WooCommerceSimulator) -> int:
+    return sum(1 for entry in shop.request_log()
+               if entry["method"] == "GET" and str(entry["route"]).endswith("/orders"))
+
+
 def main() -> None:
     """Run the figures and print them as JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", choices=("flood", "latency", "sweep"))
+    parser.add_argument("--only", choices=("flood", "latency", "sweep", "new_orders"))
     only = parser.parse_args().only
     if only in (None, "flood"):
         print(json.dumps({"listener_flood": listener_flood()}))
@@ -184,6 +216,8 @@ def main() -> None:
         print(json.dumps({"created_to_delivered_with_webhooks": delivered_latency()}))
     if only in (None, "sweep"):
         print(json.dumps({"silent_edits_by_sweep": sweep_catches_silent_edits()}))
+    if only in (None, "new_orders"):
+        print(json.dumps({"reads_per_new_order": reads_per_new_order()}))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,25 @@ def test_replayed_delivery_is_dropped_as_duplicate() -> None:
     assert hints.take() == []
 
 
+def test_deliveries_sharing_a_delivery_id_within_one_second_are_all_taken(captured_logs) -> None:
+    """WooCommerce gives every delivery of a webhook within one second the same id: each is a hint."""
+    app, hints, metrics, _ = make_app()
+    answers = []
+    for order in (11, 12, 13, 14):  # one batch edit of four orders
+        body = json.dumps({"id": order, "shipping": {"address_1": f"Road {order}"}}).encode()
+        answers.append(json.loads(call(app, "POST", "/webhooks/woocommerce", body,
+                                       wc_headers(body, delivery="same-second-id"))[1])["result"])
+    assert answers == ["hint"] * 4
+    assert hints.take() == [11, 12, 13, 14]
+    replay = json.dumps({"id": 12, "shipping": {"address_1": "Road 12"}}).encode()
+    status, answer = call(app, "POST", "/webhooks/woocommerce", replay, wc_headers(replay, delivery="same-second-id"))
+    assert (status, json.loads(answer)["result"]) == (200, "duplicate")
+    assert hints.take() == []
+    assert b'verdict="duplicate"} 1.0' in metrics.render()
+    dropped = [json.loads(line) for line in captured_logs.getvalue().splitlines() if "dropped" in line]
+    assert [(line["level"], line["order"], line["reason"][:8]) for line in dropped] == [("debug", 12, "a replay")]
+
+
 def test_oversized_body_is_413() -> None:
     app, hints, _, _ = make_app(max_body_bytes=2048)
     body = json.dumps({"id": 1, "pad": "x" * 5000}).encode()
@@ -271,7 +290,7 @@ def test_the_intake_reads_named_orders_and_everything_only_when_asked(tmp_path: 
     intake = Intake(Settings.model_validate({"state_dir": str(tmp_path)}))
     queued: list[Any] = []
     asked: list[Any] = []
-    intake.start(lambda function, name: queued.append(function), lambda what, job: None, asked.append)
+    intake.start(lambda function, name, delay=0.0: queued.append(function), lambda what, job: None, asked.append)
     for order in ("77", "5012345678", "77"):
         intake.tracktor_hints.add(order)
     assert len(queued) == 1
@@ -316,7 +335,7 @@ def test_a_tracktor_hint_for_one_order_reads_that_order_only(tmp_path: Path, tra
                              now=time.time())
         for n in orders:
             tracktor.add_order(n, [{"carrier": "Pathao", "tracking_number": f"PX{n}", "shipment_status": "in_transit"}])
-        daemon.intake.start(lambda function, name: queued.append(function), daemon._guarded,
+        daemon.intake.start(lambda function, name, delay=0.0: queued.append(function), daemon._guarded,
                             daemon._pull_tracking_now)
         app = ListenerApp(Routes(lambda: settings.server, daemon.intake.hints, daemon.intake.metrics, None,
                                  daemon.intake.tracktor_hints))

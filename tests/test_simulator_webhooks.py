@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +33,40 @@ def listener():
     server.stop()
 
 
+def shop_for(woocommerce) -> WooCommerceSource:
+    return WooCommerceSource(WooCommerceSettings(url=woocommerce.url, consumer_key=woocommerce.consumer_key,
+                                                 consumer_secret=woocommerce.consumer_secret))
+
+
+class Recorder:
+    """A bare HTTP server that records what is posted to it and answers 200."""
+
+    def __init__(self, seen: list[tuple[bytes, dict[str, str]]]) -> None:
+        outer = seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.append((body, {name.lower(): value for name, value in self.headers.items()}))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                """Quiet."""
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/woocommerce"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def verdicts(metrics: Metrics) -> str:
     return metrics.render().decode()
 
@@ -45,11 +81,41 @@ def test_creation_pings_and_deliveries_are_signed(woocommerce, listener):
     assert hints.take() == [41]
 
 
-def test_a_ping_refused_means_no_webhook(woocommerce, listener):
+def test_a_failed_ping_still_saves_the_webhook_with_201(woocommerce, listener):
+    """Real WooCommerce answers 201 and pings afterwards; the ping's failure is not in the answer."""
     url, _, _ = listener
-    with pytest.raises(ValueError, match="404"):
-        woocommerce.webhooks.create(url.replace("/woocommerce", "/nowhere"), "order.created", SECRET)
-    assert woocommerce.webhooks.hooks == {}
+    answer = shop_for(woocommerce)._request("post", "webhooks", data={
+        "name": "x", "topic": "order.created", "delivery_url": url.replace("/woocommerce", "/nowhere"),
+        "secret": SECRET})
+    assert answer.status_code == 201 and answer.json()["status"] == "active"
+    assert woocommerce.webhooks.pings == [(answer.json()["id"], 404)]
+
+
+def test_ping_is_an_unsigned_form_post(woocommerce):
+    seen: list[tuple[bytes, dict[str, str]]] = []
+    with Recorder(seen) as url:
+        hook = woocommerce.webhooks.create(url, "order.created", SECRET)
+    body, headers = seen[0]
+    assert body == b"webhook_id=%d" % hook["id"]
+    assert headers["content-type"] == "application/x-www-form-urlencoded"
+    assert not [name for name in headers if name.startswith("x-wc-webhook")]
+
+
+def test_delivery_ids_are_one_per_webhook_per_second(woocommerce, listener):
+    url, hints, _ = listener
+    webhooks = woocommerce.webhooks
+    webhooks.create(url, "order.updated", SECRET)
+    woocommerce.add_orders([make_order(70 + index, created=CREATED) for index in range(5)])
+    webhooks.clock = lambda: 1_800_000_000.2  # a batch edit of four orders, all within one second
+    for order in (70, 71, 72, 73):
+        woocommerce.edit_order(order, customer_note="batch")
+    assert wait_until(lambda: len(webhooks.sent) == 4, timeout=10)
+    webhooks.clock = lambda: 1_800_000_001.0  # the next second: another id
+    woocommerce.edit_order(74, customer_note="later")
+    assert wait_until(lambda: len(webhooks.sent) == 5, timeout=10)
+    ids = [sent["delivery_id"] for sent in webhooks.sent]
+    assert len(set(ids[:4])) == 1 and ids[4] != ids[0]
+    assert hints.take() == [70, 71, 72, 73, 74]  # the daemon's listener takes every one
 
 
 def test_a_wrong_secret_is_refused(woocommerce, listener):
@@ -72,14 +138,17 @@ def test_disabled_after_more_than_five_failed_deliveries(woocommerce):
 
 
 def test_duplicates_late_and_missing_deliveries(woocommerce, listener):
-    url, hints, _ = listener
+    url, hints, metrics = listener
     webhooks = woocommerce.webhooks
     webhooks.create(url, "order.created", SECRET)
     webhooks.duplicates, webhooks.delay_seconds, webhooks.drop_next = 3, 0.3, 1
     woocommerce.add_orders([make_order(51, created=CREATED), make_order(52, created=CREATED)])
     assert wait_until(lambda: sum(1 for sent in webhooks.sent if sent["status"] == 200) == 3, timeout=10)
     assert [sent["status"] for sent in webhooks.sent if sent["order"] == 51] == ["dropped"]
+    sent = [entry for entry in webhooks.sent if entry["order"] == 52]
+    assert len({entry["delivery_id"] for entry in sent}) == 1  # replays: the same request three times
     assert hints.take() == [52]  # three deliveries, one hint
+    assert 'verdict="duplicate"} 2.0' in verdicts(metrics)
 
 
 def test_silent_rest_edits_keep_date_modified_and_still_fire(woocommerce, listener):

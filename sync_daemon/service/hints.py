@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 DEFAULT_LIMIT = 10_000
-_SEEN_DELIVERIES = 1_000  # delivery ids remembered to drop WooCommerce's repeated deliveries
+_SEEN_DELIVERIES = 1_000  # replay keys remembered (32 characters each) to drop a replayed delivery
 EVERYTHING = ""  # a tracking hint that names no order: read them all (no tracking id is empty)
 
 K = TypeVar("K", int, str)
@@ -33,13 +33,17 @@ class HintBox(Generic[K]):
         self.limit = limit
         self.dropped = 0
 
-    def add(self, order_id: K, delivery_id: str = "") -> str:
-        """Record a hint; returns 'queued', 'coalesced', 'duplicate' or 'dropped'."""
+    def add(self, order_id: K, replay_key: str = "") -> str:
+        """Record a hint; returns 'queued', 'coalesced', 'duplicate' or 'dropped'.
+
+        ``replay_key`` is what only a replay of the same delivery repeats (never a bare WooCommerce
+        delivery id: that one is shared by every delivery of a webhook within one second).
+        """
         with self._lock:
-            if delivery_id:
-                if delivery_id in self._deliveries:
+            if replay_key:
+                if replay_key in self._deliveries:
                     return "duplicate"
-                self._deliveries[delivery_id] = None
+                self._deliveries[replay_key] = None
                 if len(self._deliveries) > _SEEN_DELIVERIES:
                     self._deliveries.popitem(last=False)
             if order_id in self._ids:

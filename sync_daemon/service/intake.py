@@ -3,13 +3,17 @@
 The runner owns the schedule; this module gives it the pieces. Hints from the listener wake a
 one-shot job on the scheduler's single worker thread (the same thread as every pass), so the
 ledger keeps exactly one writer and a hint waits behind a running pass rather than beside it.
+The job starts ``HINT_GATHER_SECONDS`` after the first hint and takes the waiting ids only once it
+holds the engine: a new order's ``order.created`` and ``order.updated`` (about 0.15 s apart) are
+then one read, and so is every hint that arrives while the job waits; a hint arriving after the
+read has begun queues the next read (the order may have changed since).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -28,6 +32,7 @@ from sync_daemon.source import webhook_admin
 log = structlog.get_logger("sync_daemon.intake")
 RECONCILE_JOB = "reconcile"
 LEDGER_FILE = "ledger.sqlite3"
+HINT_GATHER_SECONDS = 0.5  # a new order's two webhooks come ~0.15 s apart: wait for both, read once
 
 Guarded = Callable[[str, Callable[[Engine], Any]], None]
 PullTracking = Callable[[Sequence[str] | None], None]
@@ -84,24 +89,33 @@ class Intake:
     # -- hints ---------------------------------------------------------------------------
 
     def _wake(self) -> None:
-        self._queue(self._read_hints, "hints")
+        self._queue(self._read_hints, "hints", HINT_GATHER_SECONDS)
 
     def _wake_tracking(self) -> None:
         self._queue(self._pull_tracking, "tracking-hint")
 
-    def _queue(self, function: Callable[[], None], name: str) -> None:
+    def _queue(self, function: Callable[[], None], name: str, delay: float = 0.0) -> None:
         if self._add_job is None:
             return  # not started yet: the first poll comes at once anyway
         try:
-            self._add_job(function, name=name)
+            self._add_job(function, name=name, delay=delay)
         except Exception:  # noqa: BLE001 - the scheduler is shutting down; the hint waits for the next start
             log.debug("hint not scheduled: the daemon is stopping")
 
     def _read_hints(self) -> None:
-        ids = self.hints.take()
-        if ids and self._guarded is not None:
-            self._guarded("webhook hints", lambda engine: self._count(reread_orders(engine, ids, reason="webhook"),
-                                                                       "webhook"))
+        taken = False
+
+        def read(engine: Engine) -> None:
+            nonlocal taken
+            taken = True
+            ids = self.hints.take()  # only now: hints that came while this job waited join this read
+            if ids:
+                self._count(reread_orders(engine, ids, reason="webhook"), "webhook")
+
+        if self._guarded is not None:
+            self._guarded("webhook hints", read)
+        if not taken:
+            self.hints.take()  # stopping, or not leading a shared ledger: the leader's poll and sweep read them
 
     def _pull_tracking(self) -> None:
         # Each order named since the last take is read once; a hint that named none also has every
@@ -183,8 +197,8 @@ class Intake:
 def run_soon(scheduler: Any) -> Callable[..., Any]:
     """A function that queues a one-shot job on the scheduler to run as soon as its worker is free."""
 
-    def add(function: Callable[[], None], name: str) -> None:
-        scheduler.add_job(function, "date", run_date=datetime.now().astimezone(), name=name,
-                          misfire_grace_time=None)
+    def add(function: Callable[[], None], name: str, delay: float = 0.0) -> None:
+        run_date = datetime.now().astimezone() + timedelta(seconds=delay)
+        scheduler.add_job(function, "date", run_date=run_date, name=name, misfire_grace_time=None)
 
     return add

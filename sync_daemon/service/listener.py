@@ -36,6 +36,10 @@ TRACKTOR_PATH = "/webhooks/tracktor"
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
                 405: "405 Method Not Allowed", 413: "413 Payload Too Large", 503: "503 Service Unavailable"}
 _LOGGED_SOURCES_LIMIT = 1_000
+# Signed deliveries answered 200 that cause no read of their own, and why (logged at debug).
+_DROPPED = {"duplicate": "a replay: same delivery id and signature as one already taken",
+            "dropped": "too many orders waiting; the poll and the sweep find it",
+            "ignored": "topic not about orders"}
 
 
 @dataclass
@@ -97,10 +101,13 @@ class ListenerApp:
         delivery = webhooks.read_delivery(body, headers, settings.woocommerce_secret.get_secret_value())
         verdict: str = delivery.verdict
         if delivery.verdict == "hint" and delivery.order_id is not None:
-            verdict = self.routes.hints.add(delivery.order_id, delivery.delivery_id)
+            verdict = self.routes.hints.add(delivery.order_id, delivery.replay_key)
             if verdict == "queued":
                 verdict = "hint"
         self.routes.metrics.webhooks.labels("woocommerce", verdict).inc()
+        if verdict in _DROPPED:
+            log.debug("WooCommerce webhook dropped", reason=_DROPPED[verdict], order=delivery.order_id,
+                      topic=delivery.topic, delivery_id=delivery.delivery_id)
         if delivery.verdict in ("bad_signature", "no_secret"):
             self._log_once(environ, "woocommerce", delivery.detail)
             return _json(401, {"error": "signature does not match"})

@@ -2,15 +2,18 @@
 
 What real WooCommerce does, and so this does:
 
-- Creating an active webhook sends a ping first: a form-encoded ``webhook_id=N`` POST with no
-  ``X-WC-Webhook-*`` header and no signature. A non-2xx answer refuses the creation (400
-  ``woocommerce_rest_webhook_delivery_url_error``-like), as WooCommerce does.
+- Creating a webhook over REST saves it and answers 201, and only then pings the delivery URL: a
+  form-encoded ``webhook_id=N`` POST with no ``X-WC-Webhook-*`` header and no signature. A failed
+  ping changes nothing in the answer (``pings`` records each ping's status for tests).
 - Deliveries are signed: ``X-WC-Webhook-Signature`` = base64 HMAC-SHA256 of the raw body with the
   webhook's secret, with ``-Topic``, ``-Resource``, ``-Event``, ``-ID``, ``-Delivery-ID`` and
   ``-Source`` headers. They leave from a background thread (Action Scheduler), so they arrive late.
-- After more than ``MAX_FAILURES`` (5) failed deliveries in a row a webhook is set ``disabled``;
-  a success resets the count.
-- Faults for tests: ``duplicates`` (each delivery sent N times), ``delay_seconds`` (late),
+- ``X-WC-Webhook-Delivery-ID`` is a keyed hash of the webhook's id and the current second (``clock``),
+  so every delivery of one webhook within a second carries the same id, as WooCommerce's do.
+- A failed delivery (not 2xx/301/302) with ``failure_count`` already over ``MAX_FAILURES`` (5) sets the
+  webhook ``disabled``; otherwise it counts one more failure. A success resets the count.
+- Faults for tests: ``duplicates`` (each delivery replayed N times: the same body and headers),
+  ``delay_seconds`` (late),
   ``drop_next`` (that many deliveries never sent), and ``silent_rest_edits`` (a REST PUT that
   changes only addresses or meta does not bump ``date_modified`` — real WooCommerce's behaviour).
 """
@@ -47,12 +50,15 @@ class Webhooks:
         self.shop = shop
         self.lock = threading.Lock()
         self.hooks: dict[int, dict[str, Any]] = {}
-        self.sent: list[dict[str, Any]] = []  # every delivery attempt: webhook, topic, order, status
+        self.sent: list[dict[str, Any]] = []  # every delivery attempt: webhook, topic, order, status, delivery id
         self._next_id = 1
         self.duplicates = 1
         self.delay_seconds = 0.0
         self.drop_next = 0
         self.silent_rest_edits = False
+        self.pings: list[tuple[int, int]] = []  # (webhook id, HTTP status of its creation ping; 0: no answer)
+        self.clock = time.time  # the second a delivery id is made from
+        self._salt = secrets.token_bytes(16)  # wp_hash's key: the site's salts
         self._queue: queue.Queue[tuple[float, int, str, dict[str, Any]] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_loop, name="wc-webhooks", daemon=True)
         self._worker.start()
@@ -67,22 +73,27 @@ class Webhooks:
 
     def create(self, delivery_url: str, topic: str = "order.updated", secret: str = "", status: str = "active",
                ping: bool = True) -> dict[str, Any]:
-        """Create a webhook (pinging its URL first when active); raises ValueError when the ping fails."""
+        """Create a webhook and then ping its URL when active; a failed ping is only recorded in ``pings``."""
         with self.lock:
             hook_id = self._next_id
             self._next_id += 1
-        if status == "active" and ping:
-            code = self._post(delivery_url, b"webhook_id=%d" % hook_id,
-                              {"Content-Type": "application/x-www-form-urlencoded"})
-            if not 200 <= code < 300:
-                raise ValueError(f"the delivery URL answered the ping with {code}")
         hook = {"id": hook_id, "name": f"Order {topic}", "status": status, "topic": topic,
                 "resource": topic.split(".")[0], "event": topic.split(".")[1], "delivery_url": delivery_url,
                 "secret": secret or secrets.token_urlsafe(24), "failure_count": 0, "api_version": "wc/v3",
                 "date_created_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}
         with self.lock:
             self.hooks[hook_id] = hook
+        if status == "active" and ping:
+            code = self._post(delivery_url, b"webhook_id=%d" % hook_id,
+                              {"Content-Type": "application/x-www-form-urlencoded"})
+            with self.lock:
+                self.pings.append((hook_id, code))
         return dict(hook)
+
+    def delivery_id(self, hook_id: int) -> str:
+        """WooCommerce's delivery id: a keyed hash of the webhook id and the current second."""
+        second = int(self.clock())
+        return hmac.new(self._salt, f"{hook_id}{second}".encode(), hashlib.md5).hexdigest()
 
     def fire(self, topic: str, order: dict[str, Any]) -> None:
         """Queue deliveries of ``order`` to every active webhook of ``topic`` (sent later, on a thread)."""
@@ -96,8 +107,7 @@ class Webhooks:
                     self.sent.append({"webhook": hook_id, "topic": topic, "order": order.get("id"),
                                       "status": "dropped"})
                     continue
-            for _ in range(max(1, self.duplicates)):
-                self._queue.put((time.monotonic() + self.delay_seconds, hook_id, topic, order))
+            self._queue.put((time.monotonic() + self.delay_seconds, hook_id, topic, order))
 
     def close(self) -> None:
         """Stop the delivery thread."""
@@ -114,32 +124,44 @@ class Webhooks:
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            self._deliver(hook_id, topic, order)
+            with self.lock:
+                replays = max(1, self.duplicates)
+            request = self._request(hook_id, topic, order)
+            for _ in range(replays if request else 0):
+                self._deliver(hook_id, topic, order, *request)
 
-    def _deliver(self, hook_id: int, topic: str, order: dict[str, Any]) -> None:
+    def _request(self, hook_id: int, topic: str, order: dict[str, Any]) -> tuple[bytes, dict[str, str]] | None:
+        """The body and headers of one delivery, or None when the webhook is not active."""
         with self.lock:
             hook = dict(self.hooks.get(hook_id) or {})
         if hook.get("status") != "active":
-            return
+            return None
         body = json.dumps(order).encode()
         headers = {
             "Content-Type": "application/json", "X-WC-Webhook-Source": self.shop.url + "/",
             "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Resource": hook["resource"],
             "X-WC-Webhook-Event": hook["event"], "X-WC-Webhook-ID": str(hook_id),
-            "X-WC-Webhook-Delivery-ID": secrets.token_hex(16), "X-WC-Webhook-Signature": sign(body, hook["secret"]),
+            "X-WC-Webhook-Delivery-ID": self.delivery_id(hook_id),
+            "X-WC-Webhook-Signature": sign(body, hook["secret"]),
         }
-        code = self._post(hook["delivery_url"], body, headers)
+        return body, headers
+
+    def _deliver(self, hook_id: int, topic: str, order: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
+        with self.lock:
+            url = str((self.hooks.get(hook_id) or {}).get("delivery_url", ""))
+        code = self._post(url, body, headers) if url else 0
         with self.lock:
             stored = self.hooks.get(hook_id)
-            self.sent.append({"webhook": hook_id, "topic": topic, "order": order.get("id"), "status": code})
+            self.sent.append({"webhook": hook_id, "topic": topic, "order": order.get("id"), "status": code,
+                              "delivery_id": headers["X-WC-Webhook-Delivery-ID"]})
             if stored is None:
                 return
-            if 200 <= code < 300:
+            if 200 <= code < 303:  # WooCommerce counts 2xx, 301 and 302 as delivered
                 stored["failure_count"] = 0
-                return
-            stored["failure_count"] += 1
-            if stored["failure_count"] > MAX_FAILURES:
+            elif stored["failure_count"] > MAX_FAILURES:
                 stored["status"] = "disabled"
+            else:
+                stored["failure_count"] += 1
 
     @staticmethod
     def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -177,10 +199,7 @@ class Webhooks:
         topic, url = str(data.get("topic", "")), str(data.get("delivery_url", ""))
         if topic not in TOPICS or not url.startswith(("http://", "https://")):
             return Response.json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): topic"})
-        try:
-            hook = self.create(url, topic, str(data.get("secret") or ""), str(data.get("status") or "active"))
-        except ValueError as error:
-            return Response.json(400, {"code": "woocommerce_rest_webhook_delivery_failed", "message": str(error)})
+        hook = self.create(url, topic, str(data.get("secret") or ""), str(data.get("status") or "active"))
         if data.get("name"):
             with self.lock:
                 self.hooks[hook["id"]]["name"] = str(data["name"])

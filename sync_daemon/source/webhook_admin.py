@@ -65,7 +65,8 @@ def install(shop: WooCommerceSource, public_url: str, secret: str) -> list[Webho
         if topic in existing:
             shop._request("put", f"webhooks/{existing[topic].id}", data=data)  # noqa: SLF001
         else:
-            # WooCommerce pings the URL first and refuses the webhook when the ping fails.
+            # WooCommerce saves it (201) and pings the URL afterwards, whatever the ping's answer:
+            # `webhooks install` asks the listener itself before coming here.
             shop._request("post", "webhooks", data=data)  # noqa: SLF001
     return ours(shop)
 

@@ -4,8 +4,14 @@ A delivery is trusted only after its ``X-WC-Webhook-Signature`` (base64 HMAC-SHA
 body with the webhook's secret) matches, compared in constant time. Even then only the order id
 is taken from it: the daemon reads the order through the REST API as always, so a forged or
 replayed body can at worst cause one extra read. WooCommerce's creation ping (a form-encoded
-``webhook_id=N`` POST without any ``X-WC-Webhook-*`` header or signature) must be answered 200,
-or WooCommerce refuses to save the webhook.
+``webhook_id=N`` POST without any ``X-WC-Webhook-*`` header or signature) is answered 200: WooCommerce
+saves the webhook whatever the answer, but shows the failure to the merchant in wp-admin.
+
+``X-WC-Webhook-Delivery-ID`` is not one per delivery: WooCommerce hashes the webhook's id with the
+current second, so every delivery of one webhook within a second shares it (a batch edit of four
+orders is four deliveries with one id). A replay is told by the id *and* the signature together
+(``replay_key``, with the topic): a true replay repeats the body, so its signature; distinct
+deliveries do not.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class Delivery:
     topic: str = ""
     delivery_id: str = ""
     detail: str = ""
+    replay_key: str = ""  # the same for a replayed delivery only (delivery id, topic, signature)
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -46,6 +53,11 @@ def signature_matches(body: bytes, secret: str, given: str) -> bool:
     if not secret or not given:
         return False
     return hmac.compare_digest(signature(body, secret).encode(), given.strip().encode())
+
+
+def replay_key(delivery_id: str, topic: str, given_signature: str) -> str:
+    """What a replay repeats and two deliveries in one second do not: a digest of id, topic and signature."""
+    return hashlib.sha256(f"{delivery_id}\n{topic}\n{given_signature.strip()}".encode()).hexdigest()[:32]
 
 
 def _is_ping(body: bytes, headers: dict[str, str]) -> bool:
@@ -65,7 +77,8 @@ def read_delivery(body: bytes, headers: dict[str, str], secret: str) -> Delivery
     delivery_id = headers.get("x-wc-webhook-delivery-id", "").strip()[:64]
     if not secret:
         return Delivery("no_secret", topic=topic, detail="server.woocommerce_secret is not set")
-    if not signature_matches(body, secret, headers.get("x-wc-webhook-signature", "")):
+    given = headers.get("x-wc-webhook-signature", "")
+    if not signature_matches(body, secret, given):
         return Delivery("bad_signature", topic=topic, detail="signature does not match")
     if topic not in ORDER_TOPICS or headers.get("x-wc-webhook-resource", "order").lower() != "order":
         return Delivery("ignored", topic=topic, delivery_id=delivery_id, detail="topic not about orders")
@@ -76,4 +89,5 @@ def read_delivery(body: bytes, headers: dict[str, str], secret: str) -> Delivery
     order_id = data.get("id") if isinstance(data, dict) else None
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
         return Delivery("bad_body", topic=topic, delivery_id=delivery_id, detail="no order id in the body")
-    return Delivery("hint", order_id=order_id, topic=topic, delivery_id=delivery_id)
+    return Delivery("hint", order_id=order_id, topic=topic, delivery_id=delivery_id,
+                    replay_key=replay_key(delivery_id, topic, given))

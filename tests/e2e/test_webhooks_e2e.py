@@ -87,3 +87,37 @@ def test_a_port_in_use_stops_the_start_with_exit_code_2(tmp_path, woocommerce, o
         result = run_cli("run", config=webhook_config(tmp_path, woocommerce, orderrepo, port), timeout=60)
     assert result.returncode == 2
     assert "cannot listen" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_batch_edit_in_one_second_updates_every_order_at_once(tmp_path, woocommerce, orderrepo):
+    """Four deliveries with one WooCommerce delivery id (one webhook, one second) are four hints;
+    replays of them (the same body and signature) are dropped without a read of their own."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    orders = (310, 311, 312, 313)
+    woocommerce.add_orders([make_order(number, created=CREATED) for number in orders])
+    daemon = Daemon(webhook_config(tmp_path, woocommerce, orderrepo, port), tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: len(orderrepo.orders()) == 4, timeout=30)
+        assert wait_until(lambda: get(f"{base}/healthz")[0] == 200, timeout=30)
+        webhooks = woocommerce.webhooks
+        webhooks.create(f"{base}/webhooks/woocommerce", "order.updated", SECRET)
+        webhooks.silent_rest_edits = True  # posts storage: an address edit keeps date_modified
+        webhooks.clock = lambda: 1_800_000_000.5  # the whole batch within one second
+        webhooks.duplicates = 2  # and each delivery replayed once
+        for number in orders:
+            order = woocommerce.get_order(number)
+            shipping = {**order["shipping"], "address_1": f"House {number}, Road 12, Banani"}
+            woocommerce.edit_order(number, shipping=shipping, date_modified_gmt=order["date_modified_gmt"])
+
+        def updates() -> list[int]:
+            return sorted(o["update_requests"] for o in orderrepo.orders())
+
+        # Well inside the 60 s poll interval and the hourly sweep: only the four hints can do it.
+        assert wait_until(lambda: updates() == [1, 1, 1, 1], timeout=30)
+        assert len({sent["delivery_id"] for sent in webhooks.sent}) == 1
+        text = get(f"{base}/metrics")[1].decode()
+        assert 'sync_daemon_webhooks_received_total{source="woocommerce",verdict="duplicate"} 4.0' in text
+    finally:
+        assert daemon.stop() == 0
+    assert updates() == [1, 1, 1, 1]
