@@ -36,7 +36,13 @@ Choices where the brief was silent or where real WooCommerce differs from it:
   "YYYY-MM-DDTHH:MM:SS" and a missing half of a date pair is derived from the other.
 - ``status=any`` lists every status except ``trash``; ``orderby=title``/``slug`` sort like
   ``date``; ``orderby=include`` follows the ``include`` list. ``include``/``exclude`` filter
-  by id. Pages beyond the last one return ``[]`` with the real totals.
+  by id. Pages beyond the last one return ``[]`` with the real totals. ``offset`` wins over
+  ``page``, as in WP_Query and HPOS's ``OrdersTableQuery``.
+- ``orderby=modified`` has no tie-breaker, as on real WooCommerce: rows sharing one modification
+  second come in another order for each page (offset and size) of a query, the same on a repeat
+  (``tie_seed``), so when more of them than a page exist, pages overlap and some rows are on none,
+  poll after poll. ``orderby=id`` is exact.
+  ``modified_after``/``modified_before`` are both strict (WP_Date_Query, not inclusive).
 - ``?_fields=`` trims every successful REST answer to the keys named, as WordPress does
   (``rest_fields.py``).
 """
@@ -48,6 +54,7 @@ import copy
 import hashlib
 import hmac
 import math
+import random
 import re
 import secrets
 import time
@@ -132,6 +139,15 @@ def _parse_offset(value: str | timedelta) -> timedelta:
     return -delta if m.group(1) == "-" else delta
 
 
+def _query_key(args: dict[str, Any]) -> str:
+    """A list query's arguments but the page asked for."""
+    return repr(sorted((k, v) for k, v in args.items() if k not in ("page", "per_page", "offset")))
+
+
+def _modified_of(order: dict[str, Any]) -> str:
+    return order.get("date_modified_gmt") or ""
+
+
 class WooCommerceSimulator(SimulatorServer):
     """WooCommerce REST API (wc/v3 orders and notes) with OAuth 1.0a over http."""
 
@@ -153,6 +169,8 @@ class WooCommerceSimulator(SimulatorServer):
         self.utc_offset = _parse_offset(utc_offset)
         self.consumer_key = "ck_" + secrets.token_hex(20)
         self.consumer_secret = "cs_" + secrets.token_hex(20)
+        # Picks the order of rows sharing a modification second for each query and page; a test may set it.
+        self.tie_seed = secrets.randbits(32)
         self.reset_state()
         self._register_routes()
         self.webhooks = Webhooks(self, API)  # wc/v3/webhooks and signed deliveries
@@ -371,7 +389,8 @@ class WooCommerceSimulator(SimulatorServer):
         found = self._query(args)
         per_page, page = args["per_page"], args["page"]
         total, pages = len(found), math.ceil(len(found) / per_page)
-        chunk = found[(page - 1) * per_page : page * per_page]
+        start = args["offset"] if args["offset"] is not None else (page - 1) * per_page  # offset wins, as WP_Query
+        chunk = self._slice(found, args, start, per_page)
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         links = self._page_links(request, page, pages)
         if links:
@@ -381,7 +400,7 @@ class WooCommerceSimulator(SimulatorServer):
     def _list_args(self, query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         errors: dict[str, str] = {}
         args: dict[str, Any] = {}
-        for name, default, low, high in (("page", 1, 1, None), ("per_page", 10, 1, 100)):
+        for name, default, low, high in (("page", 1, 1, None), ("per_page", 10, 1, 100), ("offset", None, 0, None)):
             value = query.get(name)
             if value is None:
                 args[name] = default
@@ -423,6 +442,32 @@ class WooCommerceSimulator(SimulatorServer):
             args[name] = [int(p) for p in ids if p.isdigit()]
         return args, errors
 
+    def _slice(self, found: list[dict[str, Any]], args: dict[str, Any], start: int, count: int) -> list[dict[str, Any]]:
+        """``found[start:start + count]``; under ``orderby=modified`` rows sharing a second come in another
+        order for each LIMIT/OFFSET, as MySQL/MariaDB return them (no tie-breaker), so pages overlap."""
+        end = min(start + count, len(found))
+        if args["orderby"] != "modified" or start >= end:
+            return found[start:end]
+        # The same query and page give the same answer every time, as on the real store: a re-poll
+        # does not heal a miss.
+        shuffle = random.Random(f"{self.tie_seed}|{_query_key(args)}|{start}|{count}").shuffle
+        low, high = start, end
+        while low > 0 and _modified_of(found[low - 1]) == _modified_of(found[start]):
+            low -= 1
+        while high < len(found) and _modified_of(found[high]) == _modified_of(found[end - 1]):
+            high += 1
+        window: list[dict[str, Any]] = []
+        group: list[dict[str, Any]] = []
+        for order in found[low:high]:
+            if group and _modified_of(order) != _modified_of(group[0]):
+                shuffle(group)
+                window += group
+                group = []
+            group.append(order)
+        shuffle(group)
+        window += group
+        return window[start - low : end - low]
+
     def _bound(self, value: str) -> str:
         """WP_Date_Query: a zoned timestamp becomes store-local wall time, a plain one stays as is.
 
@@ -436,7 +481,7 @@ class WooCommerceSimulator(SimulatorServer):
 
     def _query(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         # Paging through one query re-runs it per page; cache the result until the data changes.
-        key = (self._version, repr(sorted((k, v) for k, v in args.items() if k not in ("page", "per_page"))))
+        key = (self._version, _query_key(args))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         found = self._filter(args)
