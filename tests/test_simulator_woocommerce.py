@@ -327,7 +327,7 @@ def test_get_unknown_is_404_and_put_unknown_is_400(woocommerce, api):
 
 def test_writes_bump_date_modified_and_are_recorded(woocommerce, api):
     woocommerce.add_orders([make_order(1, created=T0)])
-    r = api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "a"}]})
+    r = api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "a"}], "customer_note": "call first"})
     bumped = r.json()["date_modified_gmt"]
     assert bumped > "2025-03-01T10:00:00"
     assert datetime.fromisoformat(bumped).replace(tzinfo=UTC) >= datetime.now(UTC) - timedelta(seconds=5)
@@ -342,6 +342,37 @@ def test_writes_bump_date_modified_and_are_recorded(woocommerce, api):
     notes = api.get("orders/1/notes").json()
     assert [n["note"] for n in notes] == ["hello", "Order status changed from Processing to Completed."]
     assert woocommerce.get_order(1)["date_completed_gmt"] is not None
+
+
+SAVES = {  # edit → (bumps date_modified on posts storage, under HPOS): shared/design/woocommerce-facts.md
+    "shipping address": (lambda api, sim: api.put("orders/1", {"shipping": {"address_1": "Road 9"}}), False, True),
+    "billing phone": (lambda api, sim: api.put("orders/1", {"billing": {"phone": "01812345678"}}), False, True),
+    "meta only": (lambda api, sim: api.put("orders/1", {"meta_data": [{"key": "gift", "value": "y"}]}), False, True),
+    "customer note": (lambda api, sim: api.put("orders/1", {"customer_note": "ring twice"}), True, True),
+    "status change": (lambda api, sim: api.put("orders/1", {"status": "completed"}), True, True),
+    "same status again": (lambda api, sim: api.put("orders/1", {"status": "processing"}), False, True),
+    "empty PUT": (lambda api, sim: api.put("orders/1", {}), False, True),
+    "order note": (lambda api, sim: api.post("orders/1/notes", {"note": "packed"}), False, False),
+    "plugin meta save": (lambda api, sim: sim.edit_order(1, via="save", meta_data=[{"key": "k", "value": 1}]),
+                         False, True),
+    "plugin status save": (lambda api, sim: sim.edit_order(1, via="save", status="on-hold"), True, True),
+    "wp-admin address": (lambda api, sim: sim.edit_order(1, shipping={"address_1": "Road 9"}), True, True),
+}
+
+
+@pytest.mark.parametrize("storage_mode", ["posts", "hpos"])
+@pytest.mark.parametrize("edit", SAVES)
+def test_what_bumps_date_modified_per_storage(woocommerce, api, storage_mode, edit):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    change, on_posts, on_hpos = SAVES[edit]
+    change(api, woocommerce)
+    bumped = woocommerce.get_order(1)["date_modified_gmt"] != "2025-03-01T10:00:00"
+    assert bumped == (on_hpos if storage_mode == "hpos" else on_posts)
+
+
+def test_storage_mode_is_checked():
+    with pytest.raises(ValueError, match="storage"):
+        WooCommerceSimulator(storage="custom-tables")
 
 
 def test_notes_errors(woocommerce, api):

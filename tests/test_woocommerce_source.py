@@ -12,6 +12,9 @@ from sync_daemon.simulators.orders import make_order
 from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import WooCommerceSource, format_gmt
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 BASE = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
 

@@ -27,8 +27,11 @@ Choices where the brief was silent or where real WooCommerce differs from it:
   ``*_permissions_check`` does, so an anonymous GET/PUT on an unknown id gets 404/400.
 - A status change through the API adds a system note "Order status changed from X to Y."
   (author "WooCommerce") and sets ``date_completed`` when it becomes completed.
-- Every API write bumps ``date_modified``/``_gmt`` to now, notes included (real WooCommerce
-  may not bump on notes; the simulator is the stricter case for a poller).
+- ``storage`` is the shop's order storage, with the measured rules for ``date_modified``
+  (docs: shared/design/woocommerce-facts.md). ``hpos``: every save bumps it (a REST PUT of an
+  address, a phone, meta only, the same status again, ``{}``). ``posts``: a save bumps it only
+  when the post row changes (status, customer note); address-, phone-, meta-only and no-op saves
+  keep it. Notes never bump it; every REST PUT fires ``order.updated`` on both.
 - ``writes()`` records every API write as sent: one ``status`` entry per PUT carrying a
   status (``from`` may equal ``to``), one ``meta`` entry per meta_data item, one ``note``
   entry per created note.
@@ -91,6 +94,9 @@ STATUS_LABELS = {
     "trash": "Trash",
 }
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
+STORAGE_MODES = ("posts", "hpos")
+# On posts storage a save bumps post_modified only when the post row itself changes.
+POST_ROW_FIELDS = ("status", "customer_note")
 OAUTH_REQUIRED = (
     "oauth_consumer_key",
     "oauth_timestamp",
@@ -161,11 +167,15 @@ class WooCommerceSimulator(SimulatorServer):
         utc_offset: str | timedelta = "+06:00",
         port: int = 0,
         tls: bool = False,
+        storage: str = "posts",
     ) -> None:
         if permission not in ("read", "write", "read_write"):
             raise ValueError("permission must be read, write or read_write")
+        if storage not in STORAGE_MODES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGE_MODES)}")
         super().__init__(port=port, tls=tls)
         self.permission = permission
+        self.storage = storage  # which rules bump date_modified (see the module doc); webhooks may read it
         self.utc_offset = _parse_offset(utc_offset)
         self.consumer_key = "ck_" + secrets.token_hex(20)
         self.consumer_secret = "cs_" + secrets.token_hex(20)
@@ -617,6 +627,7 @@ class WooCommerceSimulator(SimulatorServer):
     def _apply_update(self, order: dict[str, Any], params: dict[str, Any]) -> None:
         now = self._now()
         oid = order["id"]
+        before = {name: order.get(name) for name in POST_ROW_FIELDS}
         for item in params.get("meta_data") or []:
             previous = self._set_meta(order, item)
             self._writes.append(
@@ -654,11 +665,16 @@ class WooCommerceSimulator(SimulatorServer):
                     "WooCommerce",
                     now,
                 )
-        if "status" in params or not self.webhooks.silent_rest_edits:
+        self._saved(order, before, now)
+        self.webhooks.fire("order.updated", self._render(order))
+
+    def _saved(self, order: dict[str, Any], before: dict[str, Any], now: datetime) -> None:
+        """An order's ``save()``: under HPOS it always bumps date_modified; on posts storage only when
+        the post row changed (status, customer note), not for addresses, meta or a no-op save."""
+        if self.storage == "hpos" or any(order.get(name) != before.get(name) for name in POST_ROW_FIELDS):
             self._touch(order, now)
         else:
-            self._version += 1  # an address- or meta-only edit: real WooCommerce keeps date_modified
-        self.webhooks.fire("order.updated", self._render(order))
+            self._version += 1
 
     def _set_meta(self, order: dict[str, Any], item: dict[str, Any]) -> Any:
         meta = order.setdefault("meta_data", [])
@@ -752,7 +768,7 @@ class WooCommerceSimulator(SimulatorServer):
                 "time": now.isoformat(),
             }
         )
-        self._touch(order, now)
+        self._version += 1  # a note is a comment: date_modified stays, on both storages
         return Response.json(201, self._render_note(oid, note))
 
     def _now(self) -> datetime:
@@ -810,14 +826,19 @@ class WooCommerceSimulator(SimulatorServer):
         with self.lock:
             return sorted(self._orders)
 
-    def edit_order(self, order_id: int, **fields: Any) -> dict[str, Any]:
-        """A merchant edit in wp-admin: replace top-level fields and bump date_modified.
+    def edit_order(self, order_id: int, *, via: str = "wp-admin", **fields: Any) -> dict[str, Any]:
+        """A merchant edit: replace top-level fields; ``via`` says how it is saved. Raises KeyError.
 
-        Passing date_modified(_gmt) sets it instead of bumping; changing lines without a
-        ``total`` recalculates the totals (the "Recalculate" button). Raises KeyError.
+        ``wp-admin`` (the order screen) bumps date_modified on both storages (post.php updates the
+        post); ``save`` is a plugin's ``$order->save()`` and follows the storage's rules, as a REST
+        PUT does. Passing date_modified(_gmt) sets it instead; changing lines without a ``total``
+        recalculates the totals (the "Recalculate" button).
         """
+        if via not in ("wp-admin", "save"):
+            raise ValueError("via must be wp-admin or save")
         with self.lock:
             order = self._orders[order_id]
+            before = {name: order.get(name) for name in POST_ROW_FIELDS}
             order.update(copy.deepcopy(fields))
             self._version += 1
             lines = ("line_items", "fee_lines", "shipping_lines")
@@ -829,7 +850,10 @@ class WooCommerceSimulator(SimulatorServer):
                     order, self.utc_offset, prefer_gmt=not any(k in factory.DATE_PAIRS for k in dates)
                 )
             if "date_modified" not in fields and "date_modified_gmt" not in fields:
-                self._touch(order, self._now())
+                if via == "wp-admin":
+                    self._touch(order, self._now())
+                else:
+                    self._saved(order, before, self._now())
             self.webhooks.fire("order.updated", self._render(order))
             return copy.deepcopy(order)
 
@@ -886,7 +910,8 @@ class WooCommerceSimulator(SimulatorServer):
     def _admin_edit_order(self, request: Request) -> Response:
         try:
             fields = admin_json(request, dict)
-            return Response.json(200, self.edit_order(int(request.params["id"]), **fields))
+            via = request.query.get("via", "wp-admin")
+            return Response.json(200, self.edit_order(int(request.params["id"]), via=via, **fields))
         except KeyError:
             return admin_error("order not found", 404)
         except ValueError as exc:

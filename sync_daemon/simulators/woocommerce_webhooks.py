@@ -10,9 +10,9 @@ What real WooCommerce does, and so this does:
   ``-Source`` headers. They leave from a background thread (Action Scheduler), so they arrive late.
 - After more than ``MAX_FAILURES`` (5) failed deliveries in a row a webhook is set ``disabled``;
   a success resets the count.
-- Faults for tests: ``duplicates`` (each delivery sent N times), ``delay_seconds`` (late),
-  ``drop_next`` (that many deliveries never sent), and ``silent_rest_edits`` (a REST PUT that
-  changes only addresses or meta does not bump ``date_modified`` — real WooCommerce's behaviour).
+- Faults for tests: ``duplicates`` (each delivery sent N times), ``delay_seconds`` (late) and
+  ``drop_next`` (that many deliveries never sent). Which edits bump ``date_modified`` is the shop's
+  ``storage`` mode (``woocommerce.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ class Webhooks:
         self.duplicates = 1
         self.delay_seconds = 0.0
         self.drop_next = 0
-        self.silent_rest_edits = False
         self._queue: queue.Queue[tuple[float, int, str, dict[str, Any]] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_loop, name="wc-webhooks", daemon=True)
         self._worker.start()

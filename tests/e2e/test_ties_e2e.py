@@ -6,9 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sync_daemon.simulators.orders import make_order
 
 from .harness import Daemon, wait_until, write_config
+
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
 
 TIED = 23  # five a page: more than four pages of one second
 
