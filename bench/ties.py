@@ -1,13 +1,15 @@
 """Orders sharing one modification second (issue 27), a bench script, not a test: ``python -m bench.ties``.
 
-A shop holds ``--pages`` × ``--per-page`` orders modified in one second (a bulk action, an import),
-with a few orders just before and after it. The shop returns the rows of one second in another
-order for each page, as MySQL does for ``orderby=modified``. Printed, as JSON lines:
+A shop (``--storage``, HPOS by default) holds ``--pages`` × ``--per-page`` orders modified in one
+second (a bulk action, an import), with a few orders just before and after it. The shop returns the
+rows of one second in another order for each page, as MySQL does for ``orderby=modified``. Printed,
+as one JSON line:
 
 1. what plain page numbers within that second would read: rows, distinct orders, orders on no page;
 2. the real daemon (``python -m sync_daemon run``, GoTrack and OrderRepo enabled) until every order is
-   delivered and three more polls have re-read that second: orders read (rows, distinct), list
-   requests made, orders delivered to each platform, duplicates, seconds until the last delivery.
+   delivered and three more polls have re-read that second: rows read, list requests made, orders
+   delivered to each platform, missing, duplicates (a second copy or any update), seconds until the
+   last delivery.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ def page_numbers(shop: WooCommerceSimulator, second: datetime, pages: int, per_p
     return {"rows": len(rows), "distinct": len(set(rows)), "on_no_page": pages * per_page - len(set(rows))}
 
 
-def daemon_run(pages: int, per_page: int) -> dict[str, Any]:
+def daemon_run(pages: int, per_page: int, storage: str) -> dict[str, Any]:
     """The real daemon against a shop with ``pages`` × ``per_page`` orders in one second."""
-    with tempfile.TemporaryDirectory() as tmp, WooCommerceSimulator() as shop, GoTrackSimulator() as gotrack, \
+    with tempfile.TemporaryDirectory() as tmp, WooCommerceSimulator(storage=storage) as shop, \
+            GoTrackSimulator() as gotrack, \
             OrderRepoSimulator(allowed_origins=("https://shop.example.com",)) as repo:
         second, expected = seed(shop, pages * per_page)
         plain = page_numbers(shop, second, pages, per_page)
@@ -80,7 +83,8 @@ def daemon_run(pages: int, per_page: int) -> dict[str, Any]:
         gotrack_ids = Counter(int(o["payload"]["external_order_id"]) for o in gotrack.orders())
         repo_ids = Counter(int(o["external_id"]) for o in repo.orders())
         return {
-            "orders_in_shop": len(expected), "in_one_second": pages * per_page, "per_page": per_page,
+            "storage": storage, "orders_in_shop": len(expected), "in_one_second": pages * per_page,
+            "per_page": per_page,
             "page_numbers_would_read": plain,
             "all_delivered": all_in, "seconds_to_last_delivery": round(seconds, 2),
             "rows_read": fetched, "list_requests": shop.count("GET", LIST) - requests_before,
@@ -101,8 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=5)
     parser.add_argument("--per-page", type=int, default=100)
+    parser.add_argument("--storage", choices=("posts", "hpos"), default="hpos")
     arguments = parser.parse_args()
-    print(json.dumps({"one_busy_second": daemon_run(arguments.pages, arguments.per_page)}))
+    print(json.dumps({"one_busy_second": daemon_run(arguments.pages, arguments.per_page, arguments.storage)}))
 
 
 if __name__ == "__main__":
