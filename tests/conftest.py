@@ -40,10 +40,25 @@ def wc_order() -> dict:
 SHOP_ORIGIN = "https://shop.example.com"  # the shop's Origin; the orderrepo fixture allows it
 
 
+STORAGE_MODES = ("posts", "hpos")  # WooCommerce's order storages (docs in simulators/woocommerce.py)
+
+
+def pytest_generate_tests(metafunc):
+    """A module marked ``both_storages`` runs each test using the shop simulator once per storage mode."""
+    if "storage_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_storages"):
+        metafunc.parametrize("storage_mode", STORAGE_MODES)
+
+
 @pytest.fixture
-def woocommerce():
-    """The WooCommerce REST API simulator (read-write key)."""
-    with WooCommerceSimulator() as simulator:
+def storage_mode() -> str:
+    """The shop's order storage: ``posts`` unless the module is marked ``both_storages``."""
+    return "posts"
+
+
+@pytest.fixture
+def woocommerce(storage_mode):
+    """The WooCommerce REST API simulator (read-write key), in the test's storage mode."""
+    with WooCommerceSimulator(storage=storage_mode) as simulator:
         yield simulator
 
 

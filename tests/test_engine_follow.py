@@ -13,6 +13,9 @@ from sync_daemon.config import Settings
 from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators.orders import make_order
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 ORIGIN = "https://shop.example.com"  # the Origin the orderrepo fixture allows (tests/conftest.py)
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
@@ -94,3 +97,25 @@ def test_a_platform_enabled_later_gets_the_orders_of_its_window_once(sims, tmp_p
         close(engine, ledger)
     # GoTrack was not asked again: the orders it has were recorded as unchanged.
     assert gotrack.requests_by_external_id() == {f"woocommerce:{order_id}": 1 for order_id in (10, 11, 12)}
+
+
+def test_saves_that_change_no_synced_field_send_nothing(sims, tmp_path):
+    """Under HPOS every save bumps date_modified (a no-op PUT, {}, a plugin's meta): the poll reads the
+    order again with a new date_modified, the payload is unchanged, so no platform hears of it (issue 27.3)."""
+    woocommerce, gotrack, orderrepo = sims
+    woocommerce.add_orders([make_order(30, created=CREATED, status="processing")])
+    engine, ledger = engine_for(sims, tmp_path, "gotrack", "orderrepo")
+    try:
+        assert engine.sync_pass().delivered == 2
+        sent = gotrack.stats()["total"], orderrepo.stats()["total"]
+        before = woocommerce.get_order(30)["date_modified_gmt"]
+        engine.source.update_order(30, {})
+        engine.source.update_order(30, {"status": "processing"})
+        engine.source.update_order(30, {"meta_data": [{"key": "_plugin_flag", "value": "1"}]})
+        bumped = woocommerce.get_order(30)["date_modified_gmt"] != before
+        assert bumped == (woocommerce.storage == "hpos")
+        summary = engine.sync_pass()
+        assert summary.unchanged and (summary.delivered, summary.changed, summary.new) == (0, 0, 0)
+        assert (gotrack.stats()["total"], orderrepo.stats()["total"]) == sent
+    finally:
+        close(engine, ledger)

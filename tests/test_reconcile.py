@@ -14,6 +14,9 @@ from sync_daemon.ledger import SqliteLedger
 from sync_daemon.ledger.open_orders import open_order_ids
 from sync_daemon.simulators.orders import make_order
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 ORIGIN = "https://shop.example.com"
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 

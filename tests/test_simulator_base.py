@@ -237,7 +237,7 @@ def test_admin_reset_clears_state_log_and_faults(sim):
 def test_main_prints_json_and_exits_zero_on_sigterm():
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sync_daemon.simulators", "--generate", "3", "--seed", "1"],
+        [sys.executable, "-m", "sync_daemon.simulators", "--generate", "3", "--seed", "1", "--storage", "hpos"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -250,6 +250,7 @@ def test_main_prints_json_and_exits_zero_on_sigterm():
         assert info["gotrack"]["endpoint"].endswith("/api/v1/orders")
         assert info["woocommerce"]["credentials"]["consumer_key"].startswith("ck_")
         assert info["woocommerce"]["orders"] == 3
+        assert info["woocommerce"]["storage"] == "hpos"
         assert requests.get(info["orderrepo"]["url"] + "/__admin__/stats", timeout=5).status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

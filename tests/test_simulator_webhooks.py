@@ -18,6 +18,9 @@ from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import WooCommerceSource
 from tests.e2e.harness import wait_until
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 SECRET = "simulated-webhook-secret"
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
@@ -104,8 +107,8 @@ def test_ping_is_an_unsigned_form_post(woocommerce):
 def test_delivery_ids_are_one_per_webhook_per_second(woocommerce, listener):
     url, hints, _ = listener
     webhooks = woocommerce.webhooks
-    webhooks.create(url, "order.updated", SECRET)
     woocommerce.add_orders([make_order(70 + index, created=CREATED) for index in range(5)])
+    webhooks.create(url, "order.updated", SECRET)  # after the orders: their creation fires order.updated too
     webhooks.clock = lambda: 1_800_000_000.2  # a batch edit of four orders, all within one second
     for order in (70, 71, 72, 73):
         woocommerce.edit_order(order, customer_note="batch")
@@ -151,17 +154,27 @@ def test_duplicates_late_and_missing_deliveries(woocommerce, listener):
     assert 'verdict="duplicate"} 2.0' in verdicts(metrics)
 
 
-def test_silent_rest_edits_keep_date_modified_and_still_fire(woocommerce, listener):
+def test_address_and_meta_edits_fire_on_both_storages_and_bump_only_under_hpos(woocommerce, listener):
     url, hints, _ = listener
     woocommerce.add_orders([make_order(61, created=CREATED)])
     woocommerce.webhooks.create(url, "order.updated", SECRET)
-    woocommerce.webhooks.silent_rest_edits = True
     before = woocommerce.get_order(61)["date_modified_gmt"]
     shop = WooCommerceSource(WooCommerceSettings(url=woocommerce.url, consumer_key=woocommerce.consumer_key,
                                                  consumer_secret=woocommerce.consumer_secret))
     shop.update_order(61, {"shipping": {"address_1": "Road 1"}})
     shop.update_order(61, {"meta_data": [{"key": "gift_note", "value": "hello"}]})
     after = woocommerce.get_order(61)
-    assert after["date_modified_gmt"] == before
+    assert (after["date_modified_gmt"] != before) == (woocommerce.storage == "hpos")
     assert after["shipping"]["address_1"] == "Road 1"
     assert wait_until(lambda: len(hints) == 1, timeout=10)
+
+
+def test_a_new_order_fires_created_and_then_updated(woocommerce, listener):
+    """WooCommerce fires ``order.created`` and ``order.updated`` for a new order (woocommerce-facts.md)."""
+    url, hints, _ = listener
+    webhooks = woocommerce.webhooks
+    webhooks.create(url, "order.created", SECRET)
+    webhooks.create(url, "order.updated", SECRET)
+    woocommerce.add_orders([make_order(90, created=CREATED)])
+    assert wait_until(lambda: len(webhooks.sent) == 2, timeout=10)
+    assert [sent["topic"] for sent in webhooks.sent] == ["order.created", "order.updated"]

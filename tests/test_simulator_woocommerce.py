@@ -279,12 +279,34 @@ def test_modified_after_is_strict_and_the_z_shift_quirk(woocommerce, api):
     assert ids(api, after="2025-03-01T10:00:00", dates_are_gmt="true") == [2]
 
 
-def test_orderby_modified_breaks_ties_by_id(woocommerce, api):
-    woocommerce.add_orders([make_order(i, created=T0) for i in (5, 3, 4)] + [make_order(1, created=T0 - timedelta(1))])
-    asc = api.get("orders", params={"orderby": "modified", "order": "asc"}).json()
-    assert [o["id"] for o in asc] == [1, 3, 4, 5]
-    desc = api.get("orders", params={"orderby": "modified", "order": "desc"}).json()
-    assert [o["id"] for o in desc] == [5, 4, 3, 1]
+def test_orderby_modified_orders_ties_differently_per_page_and_alike_on_a_repeat(woocommerce, api):
+    tied = [make_order(i, created=T0) for i in range(2, 22)]
+    woocommerce.add_orders([*tied, make_order(1, created=T0 - timedelta(1))])
+    woocommerce.tie_seed = 7
+
+    def listing(per_page, page=1):
+        params = {"orderby": "modified", "order": "asc", "per_page": per_page, "page": page}
+        return [o["id"] for o in api.get("orders", params=params).json()]
+
+    whole = [listing(size) for size in (21, 22, 30)]
+    assert all(ids[0] == 1 and sorted(ids[1:]) == list(range(2, 22)) for ids in whole)
+    assert len({tuple(ids) for ids in whole}) > 1  # no tie-breaker: the database's order varies
+    assert listing(30) == listing(30)  # but a query asked again gets the same answer
+    # Paged with LIMIT/OFFSET, the tied rows overlap between pages and some are on none.
+    paged = [order_id for page in range(1, 6) for order_id in listing(5, page)]
+    assert len(paged) == 21 and len(set(paged)) < 21
+
+
+def test_one_second_by_id_is_exact_with_offset(woocommerce, api):
+    woocommerce.add_orders([make_order(i, created=T0) for i in range(1, 13)] + [
+        make_order(20, created=T0 - timedelta(seconds=1)), make_order(21, created=T0 + timedelta(seconds=1))])
+    second = {"modified_after": "2025-03-01T09:59:59", "modified_before": "2025-03-01T10:00:01",
+              "dates_are_gmt": "true", "orderby": "id", "order": "asc", "per_page": 5}
+    assert ids(api, **second) == [1, 2, 3, 4, 5]
+    assert ids(api, **second, offset=4) == [5, 6, 7, 8, 9]  # offset wins over page, as in WP_Query
+    assert ids(api, **second, offset=4, page=3) == [5, 6, 7, 8, 9]
+    assert ids(api, **second, offset=12) == []
+    assert api.get("orders", params={**second, "offset": -1}).status_code == 400
 
 
 # -- single orders, updates and notes ------------------------------------------------------------
@@ -305,7 +327,7 @@ def test_get_unknown_is_404_and_put_unknown_is_400(woocommerce, api):
 
 def test_writes_bump_date_modified_and_are_recorded(woocommerce, api):
     woocommerce.add_orders([make_order(1, created=T0)])
-    r = api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "a"}]})
+    r = api.put("orders/1", {"meta_data": [{"key": "_sync", "value": "a"}], "customer_note": "call first"})
     bumped = r.json()["date_modified_gmt"]
     assert bumped > "2025-03-01T10:00:00"
     assert datetime.fromisoformat(bumped).replace(tzinfo=UTC) >= datetime.now(UTC) - timedelta(seconds=5)
@@ -320,6 +342,37 @@ def test_writes_bump_date_modified_and_are_recorded(woocommerce, api):
     notes = api.get("orders/1/notes").json()
     assert [n["note"] for n in notes] == ["hello", "Order status changed from Processing to Completed."]
     assert woocommerce.get_order(1)["date_completed_gmt"] is not None
+
+
+SAVES = {  # edit → (bumps date_modified on posts storage, under HPOS): shared/design/woocommerce-facts.md
+    "shipping address": (lambda api, sim: api.put("orders/1", {"shipping": {"address_1": "Road 9"}}), False, True),
+    "billing phone": (lambda api, sim: api.put("orders/1", {"billing": {"phone": "01812345678"}}), False, True),
+    "meta only": (lambda api, sim: api.put("orders/1", {"meta_data": [{"key": "gift", "value": "y"}]}), False, True),
+    "customer note": (lambda api, sim: api.put("orders/1", {"customer_note": "ring twice"}), True, True),
+    "status change": (lambda api, sim: api.put("orders/1", {"status": "completed"}), True, True),
+    "same status again": (lambda api, sim: api.put("orders/1", {"status": "processing"}), False, True),
+    "empty PUT": (lambda api, sim: api.put("orders/1", {}), False, True),
+    "order note": (lambda api, sim: api.post("orders/1/notes", {"note": "packed"}), False, False),
+    "plugin meta save": (lambda api, sim: sim.edit_order(1, via="save", meta_data=[{"key": "k", "value": 1}]),
+                         False, True),
+    "plugin status save": (lambda api, sim: sim.edit_order(1, via="save", status="on-hold"), True, True),
+    "wp-admin address": (lambda api, sim: sim.edit_order(1, shipping={"address_1": "Road 9"}), True, True),
+}
+
+
+@pytest.mark.parametrize("storage_mode", ["posts", "hpos"])
+@pytest.mark.parametrize("edit", SAVES)
+def test_what_bumps_date_modified_per_storage(woocommerce, api, storage_mode, edit):
+    woocommerce.add_orders([make_order(1, created=T0)])
+    change, on_posts, on_hpos = SAVES[edit]
+    change(api, woocommerce)
+    bumped = woocommerce.get_order(1)["date_modified_gmt"] != "2025-03-01T10:00:00"
+    assert bumped == (on_hpos if storage_mode == "hpos" else on_posts)
+
+
+def test_storage_mode_is_checked():
+    with pytest.raises(ValueError, match="storage"):
+        WooCommerceSimulator(storage="custom-tables")
 
 
 def test_notes_errors(woocommerce, api):

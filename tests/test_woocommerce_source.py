@@ -12,6 +12,9 @@ from sync_daemon.simulators.orders import make_order
 from sync_daemon.source.settings import WooCommerceSettings
 from sync_daemon.source.woocommerce import WooCommerceSource, format_gmt
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 BASE = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -57,6 +60,42 @@ def test_more_than_a_page_in_the_same_second(woocommerce):
     seed(woocommerce, 230, spacing=timedelta(0))
     seen = read_all(source_for(woocommerce))
     assert sorted(set(seen)) == list(range(1, 231))
+
+
+@pytest.mark.parametrize("tie_seed", range(5))
+def test_three_pages_and_more_in_one_second_miss_no_order(woocommerce, tie_seed):
+    # 23 orders in one second between others, 5 a page: the shop returns the tied rows in another
+    # order on each request, so page numbers would overlap and skip some (issue 27).
+    woocommerce.tie_seed = tie_seed
+    seed(woocommerce, 4, spacing=timedelta(seconds=1))
+    seed(woocommerce, 23, start=5, spacing=timedelta(0))
+    woocommerce.add_orders([make_order(28 + i, created=BASE + timedelta(seconds=5 + i)) for i in range(6)])
+    seen = read_all(source_for(woocommerce, per_page=5))
+    assert sorted(set(seen)) == list(range(1, 34))
+    # Bounded: each second is listed once (6 requests for its 23 rows, one row of overlap each).
+    assert woocommerce.count("GET", "/wp-json/wc/v3/orders") <= 15
+
+
+def test_an_order_leaving_the_tied_second_mid_listing_skips_no_neighbour(woocommerce):
+    seed(woocommerce, 20, spacing=timedelta(0))
+    source = source_for(woocommerce, per_page=5)
+    pages = source.iter_pages(BASE - timedelta(days=1))
+    next(pages)  # five of the twenty, in the database's order of the moment
+    seen = [order["id"] for order in next(pages)]  # the second listed by id: 1…5
+    # Orders 2 and 3 are edited: they leave that second and every later id moves up two places.
+    woocommerce.edit_order(2, customer_note="x")
+    woocommerce.edit_order(3, customer_note="y")
+    for page in pages:
+        seen += [order["id"] for order in page]
+    assert set(seen) == set(range(1, 21))
+
+
+def test_a_shop_ignoring_offset_is_an_error_not_a_loop(woocommerce, monkeypatch):
+    seed(woocommerce, 12, spacing=timedelta(0))
+    list_args = woocommerce._list_args
+    monkeypatch.setattr(woocommerce, "_list_args", lambda query: list_args({**query, "offset": "0"}))
+    with pytest.raises(RetryableError, match="ignores offset"):
+        read_all(source_for(woocommerce, per_page=5))
 
 
 def test_modified_after_is_a_plain_utc_timestamp():

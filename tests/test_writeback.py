@@ -14,6 +14,9 @@ from sync_daemon.platforms import ShopContext
 from sync_daemon.platforms.orderrepo import OrderRepoStatuses
 from sync_daemon.platforms.tracktor import TracktorTracking, aggregate_shipment
 
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
+
 NOW = 1_800_000_000.0
 SOURCES = {"delivery_sources": ("orderrepo",), "tracking_sources": ("tracktor",)}  # write-back labels
 

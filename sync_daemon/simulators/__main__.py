@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="permission of the WooCommerce key",
     )
     parser.add_argument(
+        "--storage", default="posts", choices=("posts", "hpos"), help="the shop's order storage (date_modified rules)"
+    )
+    parser.add_argument(
         "--origin",
         action="append",
         default=None,
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     info: dict[str, Any] = {}
     try:
         if chosen["woocommerce"]:
-            wc = WooCommerceSimulator(permission=args.permission).start()
+            wc = WooCommerceSimulator(permission=args.permission, storage=args.storage).start()
             sims.append(wc)
             if args.demo_orders:
                 wc.add_orders(demo_orders())
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 "url": wc.url,
                 "credentials": wc.credentials,
                 "orders": len(wc.order_ids()),
+                "storage": wc.storage,
             }
         if chosen["gotrack"]:
             gt = GoTrackSimulator().start()

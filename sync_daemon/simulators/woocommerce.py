@@ -27,8 +27,11 @@ Choices where the brief was silent or where real WooCommerce differs from it:
   ``*_permissions_check`` does, so an anonymous GET/PUT on an unknown id gets 404/400.
 - A status change through the API adds a system note "Order status changed from X to Y."
   (author "WooCommerce") and sets ``date_completed`` when it becomes completed.
-- Every API write bumps ``date_modified``/``_gmt`` to now, notes included (real WooCommerce
-  may not bump on notes; the simulator is the stricter case for a poller).
+- ``storage`` is the shop's order storage, with the measured rules for ``date_modified``
+  (docs: shared/design/woocommerce-facts.md). ``hpos``: every save bumps it (a REST PUT of an
+  address, a phone, meta only, the same status again, ``{}``). ``posts``: a save bumps it only
+  when the post row changes (status, customer note); address-, phone-, meta-only and no-op saves
+  keep it. Notes never bump it; every REST PUT fires ``order.updated`` on both.
 - ``writes()`` records every API write as sent: one ``status`` entry per PUT carrying a
   status (``from`` may equal ``to``), one ``meta`` entry per meta_data item, one ``note``
   entry per created note.
@@ -36,7 +39,13 @@ Choices where the brief was silent or where real WooCommerce differs from it:
   "YYYY-MM-DDTHH:MM:SS" and a missing half of a date pair is derived from the other.
 - ``status=any`` lists every status except ``trash``; ``orderby=title``/``slug`` sort like
   ``date``; ``orderby=include`` follows the ``include`` list. ``include``/``exclude`` filter
-  by id. Pages beyond the last one return ``[]`` with the real totals.
+  by id. Pages beyond the last one return ``[]`` with the real totals. ``offset`` wins over
+  ``page``, as in WP_Query and HPOS's ``OrdersTableQuery``.
+- ``orderby=modified`` has no tie-breaker, as on real WooCommerce: rows sharing one modification
+  second come in another order for each page (offset and size) of a query, the same on a repeat
+  (``tie_seed``), so when more of them than a page exist, pages overlap and some rows are on none,
+  poll after poll. ``orderby=id`` is exact.
+  ``modified_after``/``modified_before`` are both strict (WP_Date_Query, not inclusive).
 - ``?_fields=`` trims every successful REST answer to the keys named, as WordPress does
   (``rest_fields.py``).
 """
@@ -48,6 +57,7 @@ import copy
 import hashlib
 import hmac
 import math
+import random
 import re
 import secrets
 import time
@@ -84,6 +94,9 @@ STATUS_LABELS = {
     "trash": "Trash",
 }
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
+STORAGE_MODES = ("posts", "hpos")
+# On posts storage a save bumps post_modified only when the post row itself changes.
+POST_ROW_FIELDS = ("status", "customer_note")
 OAUTH_REQUIRED = (
     "oauth_consumer_key",
     "oauth_timestamp",
@@ -132,6 +145,15 @@ def _parse_offset(value: str | timedelta) -> timedelta:
     return -delta if m.group(1) == "-" else delta
 
 
+def _query_key(args: dict[str, Any]) -> str:
+    """A list query's arguments but the page asked for."""
+    return repr(sorted((k, v) for k, v in args.items() if k not in ("page", "per_page", "offset")))
+
+
+def _modified_of(order: dict[str, Any]) -> str:
+    return order.get("date_modified_gmt") or ""
+
+
 class WooCommerceSimulator(SimulatorServer):
     """WooCommerce REST API (wc/v3 orders and notes) with OAuth 1.0a over http."""
 
@@ -145,14 +167,20 @@ class WooCommerceSimulator(SimulatorServer):
         utc_offset: str | timedelta = "+06:00",
         port: int = 0,
         tls: bool = False,
+        storage: str = "posts",
     ) -> None:
         if permission not in ("read", "write", "read_write"):
             raise ValueError("permission must be read, write or read_write")
+        if storage not in STORAGE_MODES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGE_MODES)}")
         super().__init__(port=port, tls=tls)
         self.permission = permission
+        self.storage = storage  # which rules bump date_modified (see the module doc); webhooks may read it
         self.utc_offset = _parse_offset(utc_offset)
         self.consumer_key = "ck_" + secrets.token_hex(20)
         self.consumer_secret = "cs_" + secrets.token_hex(20)
+        # Picks the order of rows sharing a modification second for each query and page; a test may set it.
+        self.tie_seed = secrets.randbits(32)
         self.reset_state()
         self._register_routes()
         self.webhooks = Webhooks(self, API)  # wc/v3/webhooks and signed deliveries
@@ -371,7 +399,8 @@ class WooCommerceSimulator(SimulatorServer):
         found = self._query(args)
         per_page, page = args["per_page"], args["page"]
         total, pages = len(found), math.ceil(len(found) / per_page)
-        chunk = found[(page - 1) * per_page : page * per_page]
+        start = args["offset"] if args["offset"] is not None else (page - 1) * per_page  # offset wins, as WP_Query
+        chunk = self._slice(found, args, start, per_page)
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         links = self._page_links(request, page, pages)
         if links:
@@ -381,7 +410,7 @@ class WooCommerceSimulator(SimulatorServer):
     def _list_args(self, query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         errors: dict[str, str] = {}
         args: dict[str, Any] = {}
-        for name, default, low, high in (("page", 1, 1, None), ("per_page", 10, 1, 100)):
+        for name, default, low, high in (("page", 1, 1, None), ("per_page", 10, 1, 100), ("offset", None, 0, None)):
             value = query.get(name)
             if value is None:
                 args[name] = default
@@ -423,6 +452,32 @@ class WooCommerceSimulator(SimulatorServer):
             args[name] = [int(p) for p in ids if p.isdigit()]
         return args, errors
 
+    def _slice(self, found: list[dict[str, Any]], args: dict[str, Any], start: int, count: int) -> list[dict[str, Any]]:
+        """``found[start:start + count]``; under ``orderby=modified`` rows sharing a second come in another
+        order for each LIMIT/OFFSET, as MySQL/MariaDB return them (no tie-breaker), so pages overlap."""
+        end = min(start + count, len(found))
+        if args["orderby"] != "modified" or start >= end:
+            return found[start:end]
+        # The same query and page give the same answer every time, as on the real store: a re-poll
+        # does not heal a miss.
+        shuffle = random.Random(f"{self.tie_seed}|{_query_key(args)}|{start}|{count}").shuffle
+        low, high = start, end
+        while low > 0 and _modified_of(found[low - 1]) == _modified_of(found[start]):
+            low -= 1
+        while high < len(found) and _modified_of(found[high]) == _modified_of(found[end - 1]):
+            high += 1
+        window: list[dict[str, Any]] = []
+        group: list[dict[str, Any]] = []
+        for order in found[low:high]:
+            if group and _modified_of(order) != _modified_of(group[0]):
+                shuffle(group)
+                window += group
+                group = []
+            group.append(order)
+        shuffle(group)
+        window += group
+        return window[start - low : end - low]
+
     def _bound(self, value: str) -> str:
         """WP_Date_Query: a zoned timestamp becomes store-local wall time, a plain one stays as is.
 
@@ -436,7 +491,7 @@ class WooCommerceSimulator(SimulatorServer):
 
     def _query(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         # Paging through one query re-runs it per page; cache the result until the data changes.
-        key = (self._version, repr(sorted((k, v) for k, v in args.items() if k not in ("page", "per_page"))))
+        key = (self._version, _query_key(args))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         found = self._filter(args)
@@ -572,6 +627,7 @@ class WooCommerceSimulator(SimulatorServer):
     def _apply_update(self, order: dict[str, Any], params: dict[str, Any]) -> None:
         now = self._now()
         oid = order["id"]
+        before = {name: order.get(name) for name in POST_ROW_FIELDS}
         for item in params.get("meta_data") or []:
             previous = self._set_meta(order, item)
             self._writes.append(
@@ -609,11 +665,16 @@ class WooCommerceSimulator(SimulatorServer):
                     "WooCommerce",
                     now,
                 )
-        if "status" in params or not self.webhooks.silent_rest_edits:
+        self._saved(order, before, now)
+        self.webhooks.fire("order.updated", self._render(order))
+
+    def _saved(self, order: dict[str, Any], before: dict[str, Any], now: datetime) -> None:
+        """An order's ``save()``: under HPOS it always bumps date_modified; on posts storage only when
+        the post row changed (status, customer note), not for addresses, meta or a no-op save."""
+        if self.storage == "hpos" or any(order.get(name) != before.get(name) for name in POST_ROW_FIELDS):
             self._touch(order, now)
         else:
-            self._version += 1  # an address- or meta-only edit: real WooCommerce keeps date_modified
-        self.webhooks.fire("order.updated", self._render(order))
+            self._version += 1
 
     def _set_meta(self, order: dict[str, Any], item: dict[str, Any]) -> Any:
         meta = order.setdefault("meta_data", [])
@@ -707,7 +768,7 @@ class WooCommerceSimulator(SimulatorServer):
                 "time": now.isoformat(),
             }
         )
-        self._touch(order, now)
+        self._version += 1  # a note is a comment: date_modified stays, on both storages
         return Response.json(201, self._render_note(oid, note))
 
     def _now(self) -> datetime:
@@ -737,7 +798,9 @@ class WooCommerceSimulator(SimulatorServer):
                 self._version += 1
                 self._next_id = max(self._next_id, order["id"] + 1)
                 ids.append(order["id"])
+                # WooCommerce fires both for a new order, ~0.15 s apart (woocommerce-facts.md).
                 self.webhooks.fire("order.created", self._render(order))
+                self.webhooks.fire("order.updated", self._render(order))
         return ids
 
     def generate_orders(
@@ -765,14 +828,19 @@ class WooCommerceSimulator(SimulatorServer):
         with self.lock:
             return sorted(self._orders)
 
-    def edit_order(self, order_id: int, **fields: Any) -> dict[str, Any]:
-        """A merchant edit in wp-admin: replace top-level fields and bump date_modified.
+    def edit_order(self, order_id: int, *, via: str = "wp-admin", **fields: Any) -> dict[str, Any]:
+        """A merchant edit: replace top-level fields; ``via`` says how it is saved. Raises KeyError.
 
-        Passing date_modified(_gmt) sets it instead of bumping; changing lines without a
-        ``total`` recalculates the totals (the "Recalculate" button). Raises KeyError.
+        ``wp-admin`` (the order screen) bumps date_modified on both storages (post.php updates the
+        post); ``save`` is a plugin's ``$order->save()`` and follows the storage's rules, as a REST
+        PUT does. Passing date_modified(_gmt) sets it instead; changing lines without a ``total``
+        recalculates the totals (the "Recalculate" button).
         """
+        if via not in ("wp-admin", "save"):
+            raise ValueError("via must be wp-admin or save")
         with self.lock:
             order = self._orders[order_id]
+            before = {name: order.get(name) for name in POST_ROW_FIELDS}
             order.update(copy.deepcopy(fields))
             self._version += 1
             lines = ("line_items", "fee_lines", "shipping_lines")
@@ -784,7 +852,10 @@ class WooCommerceSimulator(SimulatorServer):
                     order, self.utc_offset, prefer_gmt=not any(k in factory.DATE_PAIRS for k in dates)
                 )
             if "date_modified" not in fields and "date_modified_gmt" not in fields:
-                self._touch(order, self._now())
+                if via == "wp-admin":
+                    self._touch(order, self._now())
+                else:
+                    self._saved(order, before, self._now())
             self.webhooks.fire("order.updated", self._render(order))
             return copy.deepcopy(order)
 
@@ -841,7 +912,8 @@ class WooCommerceSimulator(SimulatorServer):
     def _admin_edit_order(self, request: Request) -> Response:
         try:
             fields = admin_json(request, dict)
-            return Response.json(200, self.edit_order(int(request.params["id"]), **fields))
+            via = request.query.get("via", "wp-admin")
+            return Response.json(200, self.edit_order(int(request.params["id"]), via=via, **fields))
         except KeyError:
             return admin_error("order not found", 404)
         except ValueError as exc:

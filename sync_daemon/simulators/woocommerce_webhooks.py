@@ -12,10 +12,10 @@ What real WooCommerce does, and so this does:
   so every delivery of one webhook within a second carries the same id, as WooCommerce's do.
 - A failed delivery (not 2xx/301/302) with ``failure_count`` already over ``MAX_FAILURES`` (5) sets the
   webhook ``disabled``; otherwise it counts one more failure. A success resets the count.
+- A new order fires ``order.created`` and then ``order.updated`` (``woocommerce.py``), as WooCommerce does.
 - Faults for tests: ``duplicates`` (each delivery replayed N times: the same body and headers),
-  ``delay_seconds`` (late),
-  ``drop_next`` (that many deliveries never sent), and ``silent_rest_edits`` (a REST PUT that
-  changes only addresses or meta does not bump ``date_modified`` — real WooCommerce's behaviour).
+  ``delay_seconds`` (late) and ``drop_next`` (that many deliveries never sent). Which edits bump
+  ``date_modified`` is the shop's ``storage`` mode (``woocommerce.py``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class Webhooks:
         self.duplicates = 1
         self.delay_seconds = 0.0
         self.drop_next = 0
-        self.silent_rest_edits = False
         self.pings: list[tuple[int, int]] = []  # (webhook id, HTTP status of its creation ping; 0: no answer)
         self.clock = time.time  # the second a delivery id is made from
         self._salt = secrets.token_bytes(16)  # wp_hash's key: the site's salts

@@ -9,9 +9,16 @@ Paging is by key, not by page number alone: after each page the window restarts 
 modification second seen, minus one second (the filter is a strict ``>`` at one-second
 granularity). Page numbers shift when an order on an earlier page is modified mid-scan (it
 moves to the end and every later order moves up one place, so one would be skipped); a fresh
-window never skips. Only when a whole page shares one second does it step to the next page
-number within the same window, following ``X-WP-TotalPages``. Orders read twice are harmless:
-the ledger dedupes on id + ``date_modified_gmt``.
+window never skips. Orders read twice are harmless: the ledger dedupes on id + ``date_modified_gmt``.
+
+A page whose orders all share one second cannot be followed by page numbers: ``orderby=modified``
+has no tie-breaker, and MySQL returns the rows of one second in another order on each
+``LIMIT/OFFSET`` request, so pages would overlap and other orders be on none, the same ones on
+every poll. That second S is then listed by a unique key, ``modified_after=S−1s&modified_before=S+1s``
+(both strict) ``&orderby=id&order=asc``, with ``offset`` stepping one row short of a page so each page
+starts with the last id of the one before: a page that does not means orders before it left the
+second mid-scan (they are read later, modified after it) and the listing steps back rather than
+skip. Then the scan goes on after S. Each second is listed once per pass, so requests stay bounded.
 
 Requests go out over one keep-alive session (``transport.py``: Basic auth over https, OAuth 1.0a
 signed URLs over http, as the official client does), without retries: a failed poll is simply
@@ -169,26 +176,73 @@ class WooCommerceSource:
             # completed, …); the engine leaves out unknown orders of statuses that are not synced.
         }
 
+    def _second_params(self, second: datetime, offset: int) -> dict[str, Any]:
+        # Both bounds are strict (WP_Date_Query), so S−1 s … S+1 s is exactly the second S.
+        return {
+            "modified_after": format_gmt(second - timedelta(seconds=1)),
+            "modified_before": format_gmt(second + timedelta(seconds=1)),
+            "dates_are_gmt": "true",
+            "orderby": "id",
+            "order": "asc",
+            "per_page": self._second_page_size(),
+            "offset": offset,
+        }
+
+    def _second_page_size(self) -> int:
+        return max(2, self.settings.per_page)  # consecutive pages overlap by one row
+
+    def _list(self, params: dict[str, Any]) -> tuple[requests.Response, list[Any]]:
+        response, orders = self._read_orders("orders", params)
+        if not isinstance(orders, list):
+            raise RetryableError(f"{PLATFORM}: the orders list is not a JSON list")
+        return response, orders
+
     def iter_pages(self, modified_after: datetime) -> Iterator[list[dict[str, Any]]]:
         """Pages of raw orders modified after the given moment, oldest first (see module doc)."""
         window_start = modified_after
         page = 1
         while True:
-            response, orders = self._read_orders("orders", self._list_params(window_start, page))
-            if not isinstance(orders, list):
-                raise RetryableError(f"{PLATFORM}: the orders list is not a JSON list")
+            response, orders = self._list(self._list_params(window_start, page))
             yield orders
             total_pages = int(response.headers.get("X-WP-TotalPages") or 1)
             if not orders or page >= total_pages:
                 return
             # An order without a usable date (a plugin dropped it, WordPress's zero date) does not
             # move the window; the engine rejects it with the reason.
-            last_seen = max((moment for moment in map(_modified, orders) if moment is not None), default=None)
-            next_start = last_seen - timedelta(seconds=1) if last_seen else window_start
-            if next_start > window_start:
-                window_start, page = next_start, 1
-            else:
+            dated = [moment for moment in map(_modified, orders) if moment is not None]
+            if not dated:
                 page += 1
+            elif min(dated) < max(dated):
+                window_start, page = max(dated) - timedelta(seconds=1), 1
+            else:
+                # A whole page in one second: its rows come in another order on each request, so
+                # page numbers would lose some. That second is listed by id, then the scan goes on after it.
+                yield from self._iter_second(dated[0])
+                window_start, page = dated[0], 1
+
+    def _iter_second(self, second: datetime) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every order modified within one second, by id (a unique key), each row once."""
+        per_page = self._second_page_size()
+        offset, last_id = 0, None
+        while True:
+            _, orders = self._list(self._second_params(second, offset))
+            ids = [order["id"] for order in orders if isinstance(order, dict) and isinstance(order.get("id"), int)]
+            if offset and (not ids or ids[0] > last_id):
+                # The page no longer starts with the last row of the one before: rows before it left
+                # this second (edited meanwhile, so the scan after it reads them) and the rest moved
+                # up. Step back until the pages overlap again; nothing between is skipped.
+                offset = max(0, offset - (per_page - 1))
+                continue
+            yield [order for order in orders if not (isinstance(order, dict) and order.get("id") == last_id)]
+            if len(orders) < per_page:
+                return
+            if not ids or (last_id is not None and ids[-1] <= last_id):
+                raise RetryableError(
+                    f"{PLATFORM}: listing orders by id with offset= returned no new order — the shop "
+                    "ignores offset, so more orders than a page modified in one second cannot be read"
+                )
+            last_id = ids[-1]
+            offset += per_page - 1
 
     def get_order(self, order_id: int) -> dict[str, Any]:
         """One order by id; a missing order raises PermanentError."""

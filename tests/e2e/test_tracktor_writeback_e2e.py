@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import pytest
+
 from sync_daemon.simulators.orders import generate_orders
 
 from .harness import Daemon, run_cli, wait_until, write_config
+
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
 
 
 def tracktor_config(tmp_path, woocommerce, tracktor, **extra):

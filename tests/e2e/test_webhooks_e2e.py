@@ -9,9 +9,14 @@ import socket
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sync_daemon.simulators.orders import make_order
 
 from .harness import Daemon, run_cli, wait_until, write_config
+
+pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
+
 
 SECRET = "e2e-webhook-secret-value"
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -53,7 +58,6 @@ def test_a_webhook_delivers_at_once_and_a_silent_edit_lands_once(tmp_path, wooco
         assert wait_until(lambda: get(f"{base}/healthz")[0] == 200, timeout=30)
         woocommerce.webhooks.create(f"{base}/webhooks/woocommerce", "order.created", SECRET)
         woocommerce.webhooks.create(f"{base}/webhooks/woocommerce", "order.updated", SECRET)
-        woocommerce.webhooks.silent_rest_edits = True
 
         woocommerce.add_orders([make_order(301, created=datetime.now(UTC).replace(microsecond=0))])
         # Well inside the 60 s poll interval: only the hint can have brought it.
@@ -102,7 +106,6 @@ def test_a_batch_edit_in_one_second_updates_every_order_at_once(tmp_path, woocom
         assert wait_until(lambda: get(f"{base}/healthz")[0] == 200, timeout=30)
         webhooks = woocommerce.webhooks
         webhooks.create(f"{base}/webhooks/woocommerce", "order.updated", SECRET)
-        webhooks.silent_rest_edits = True  # posts storage: an address edit keeps date_modified
         webhooks.clock = lambda: 1_800_000_000.5  # the whole batch within one second
         webhooks.duplicates = 2  # and each delivery replayed once
         for number in orders:
