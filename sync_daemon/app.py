@@ -151,9 +151,13 @@ def build_status_writer(engine: Engine) -> StatusWriter:
 
 
 def load_configured(config_file: str | os.PathLike[str] | None) -> Settings:
-    """Load and validate the settings and set up logging as they say: the first step of a command that syncs."""
+    """Load and validate the settings and set up logging: the first step of a one-shot command that syncs.
+
+    A command's stderr is read by a person: plain lines, like its own messages, whatever
+    ``log_format`` says (that setting is the daemon's, whose log goes to the journal).
+    """
     settings = load_settings(config_file)
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, "console")
     return settings
 
 
