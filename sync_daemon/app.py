@@ -120,7 +120,11 @@ def build_platforms(settings: Settings, shop: WooCommerceSource) -> list[Platfor
 
 
 def build_engine(
-    settings: Settings, ledger: Ledger, stop_event: threading.Event, on_progress: Any = lambda: None
+    settings: Settings,
+    ledger: Ledger,
+    stop_event: threading.Event,
+    on_progress: Any = lambda: None,
+    report_progress: Any = lambda progress: None,
 ) -> Engine:
     """An engine wired to the shop and the enabled platforms' destinations and status sources."""
     shop = WooCommerceSource(settings.woocommerce)
@@ -133,6 +137,7 @@ def build_engine(
         status_sources=[source for platform in platforms for source in platform.status_sources()],
         stop_event=stop_event,
         on_progress=on_progress,
+        report_progress=report_progress,
     )
 
 

@@ -86,19 +86,13 @@ def _print_problem_pointer(counts: dict[str, dict[str, int]]) -> None:
         say(f"{', '.join(named)}: see `sync-daemon problems` for the orders and the reasons")
 
 
-def progress_line(progress: dict[str, Any]) -> str:
-    """``backfill: 1 200 of 4 040 orders read, 2 100 delivered`` from a pass's stored progress."""
-    read, total = group_digits(progress["read"]), progress.get("total")
-    of_total = f" of {group_digits(total)}" if total else ""
-    return (
-        f"pass in progress ({progress.get('kind', 'pass')}): {read}{of_total} orders read, "
-        f"{group_digits(progress['delivered'])} deliveries made (as of {progress.get('updated_at', '?')})"
-    )
+def progress_line(stored: dict[str, Any]) -> str:
+    """``pass in progress: backfill: 1 200 of 4 040 read, 2 100 delivered (as of …)`` from the stored progress."""
+    from sync_daemon.engine.progress import PassProgress
 
-
-def group_digits(number: int) -> str:
-    """``4 040``: thousands set apart by a space, as a merchant reads a count."""
-    return f"{number:,}".replace(",", " ")
+    progress = PassProgress(stored["read"], stored.get("total"), stored["delivered"], bool(stored.get("backfill")))
+    return (f"pass in progress since {stored.get('started_at', '?')}: {progress.describe()}"
+            f" (as of {stored.get('updated_at', '?')})")
 
 
 def _print_daemons(daemons: list[dict[str, Any]]) -> None:

@@ -33,10 +33,13 @@ def run(config_file: str | None) -> None:
     """Run the daemon: poll WooCommerce on a schedule and deliver orders until stopped."""
     # Imported here: the daemon's scheduler, engine and platform clients are not needed by --help
     # or by the light commands, which load this module too.
+    from sync_daemon.cli.progress import TerminalProgress
     from sync_daemon.service.runner import run as run_daemon
 
     load_or_name_the_missing_file(config_file)
-    sys.exit(run_daemon(config_file))
+    # In the foreground on a terminal, a long pass shows a bar (the log prints above it).
+    bar = TerminalProgress() if sys.stderr.isatty() else None
+    sys.exit(run_daemon(config_file, display=bar, log_stream=bar))
 
 
 @click.command("check-config")

@@ -1,15 +1,17 @@
-"""``sync-daemon problems`` and what ``status`` prints of stored texts, run as a subprocess on a real ledger."""
+"""``sync-daemon problems``, what ``status`` prints of stored texts and of a pass in progress: the real CLI."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from sync_daemon.ledger import SqliteLedger
+from sync_daemon.simulators.orders import generate_orders
 from tests.contract.ledger import NOW, item, send_one
 
-from .harness import run_cli
+from .harness import Daemon, run_cli, wait_until, write_config
 
 # A platform's own words with brackets: rich would read them as markup (MarkupError, or a vanishing tag).
 BRACKETED = "unknown key [/items/0/sku]"
@@ -74,3 +76,28 @@ def test_status_prints_bracketed_texts_as_they_are_and_points_at_problems(config
         assert history.returncode == 0, history.stderr
         assert "Traceback" not in history.stderr
         assert text in " ".join(history.stdout.split())  # a table cell may wrap; the words stay
+
+
+def test_status_shows_a_long_first_sync_in_progress(tmp_path, woocommerce, gotrack):
+    woocommerce.add_orders(generate_orders(30, seed=3, start_id=8000))
+    # Three slow pages, then a page that hangs far longer than the test waits: the pass is in
+    # progress for as long as the test looks, however busy the machine.
+    woocommerce.add_fault("slow", method="GET", path="/orders$", delay=1.5, count=3)
+    woocommerce.add_fault("slow", method="GET", path="/orders$", delay=120)
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack, **{"woocommerce.per_page": "5",
+                                                                             "woocommerce.timeout_seconds": "200"})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+
+    def progress():
+        result = run_cli("status", "--json", config=config)
+        return json.loads(result.stdout).get("pass_progress") if result.returncode == 0 else None
+
+    try:
+        assert wait_until(lambda: progress() is not None, timeout=60, interval=0.5)
+        stored = progress()
+        assert (stored["total"], stored["backfill"]) == (30, True)
+        assert 5 <= stored["read"] <= 15
+        shown = " ".join(run_cli("status", config=config).stdout.split())
+        assert re.search(r"pass in progress since \S+: backfill: \d+ of 30 read, \d+ delivered", shown)
+    finally:
+        daemon.kill()
