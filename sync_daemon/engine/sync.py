@@ -104,6 +104,7 @@ class Engine:
         self.report_progress = report_progress
         self._pass_total: int | None = None
         self._backfill = False
+        self._reading = False  # only a pass that reads WooCommerce is reported (not a webhook's, nor a follower's)
         self.busy = threading.RLock()  # held for a whole pass; re-entrant so the runner can wrap one
         self.last_summary: PassSummary | None = None
         self.pauses = Pauses(ledger, outage_pause_seconds=settings.delivery.outage_pause_seconds, clock=clock)
@@ -155,7 +156,7 @@ class Engine:
         """
         with self.busy:
             summary = PassSummary()
-            self._pass_total, self._backfill = None, False
+            self._pass_total, self._backfill, self._reading = None, False, read_source
             now = self.clock()
             # Delivering only, a pass is short: the daemon may take the lead meanwhile, and then polls.
             budget = None if read_source else self.settings.ledger.leader_check_seconds
@@ -167,6 +168,7 @@ class Engine:
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
             dispatcher.drain()
+            self._reading = False
             self.last_summary = summary
             if read_source or summary.delivered or summary.retrying or summary.rejected:
                 log.info("pass finished", **summary.as_dict())
@@ -302,6 +304,8 @@ class Engine:
             self._report(summary)
 
     def _report(self, summary: PassSummary) -> None:
+        if not self._reading:
+            return
         total = self._pass_total
         # Overlapping windows read an order twice now and then: never more read than announced.
         read = summary.fetched if total is None else min(summary.fetched, total)
