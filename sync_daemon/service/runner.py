@@ -114,7 +114,6 @@ class Daemon:
             if self.lock is not None:
                 self.lock.release()
             raise
-        # A long pass's progress: systemd's status line, the log, the ledger (for `status`), a bar.
         self.progress = ProgressReporter(self.ledger, self.notifier, display=display)
         self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress,
                                    self.progress.report)
