@@ -120,7 +120,11 @@ def build_platforms(settings: Settings, shop: WooCommerceSource) -> list[Platfor
 
 
 def build_engine(
-    settings: Settings, ledger: Ledger, stop_event: threading.Event, on_progress: Any = lambda: None
+    settings: Settings,
+    ledger: Ledger,
+    stop_event: threading.Event,
+    on_progress: Any = lambda: None,
+    report_progress: Any = lambda progress: None,
 ) -> Engine:
     """An engine wired to the shop and the enabled platforms' destinations and status sources."""
     shop = WooCommerceSource(settings.woocommerce)
@@ -133,6 +137,7 @@ def build_engine(
         status_sources=[source for platform in platforms for source in platform.status_sources()],
         stop_event=stop_event,
         on_progress=on_progress,
+        report_progress=report_progress,
     )
 
 
@@ -151,9 +156,13 @@ def build_status_writer(engine: Engine) -> StatusWriter:
 
 
 def load_configured(config_file: str | os.PathLike[str] | None) -> Settings:
-    """Load and validate the settings and set up logging as they say: the first step of a command that syncs."""
+    """Load and validate the settings and set up logging: the first step of a one-shot command that syncs.
+
+    A command's stderr is read by a person: plain lines, like its own messages, whatever
+    ``log_format`` says (that setting is the daemon's, whose log goes to the journal).
+    """
     settings = load_settings(config_file)
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, "console")
     return settings
 
 

@@ -6,7 +6,19 @@ and this package registers every command on it, so ``sync_daemon.cli:main`` is t
 
 from __future__ import annotations
 
-from sync_daemon.cli import connect, demo, ledger, prune, resync, run, status, test_connection, tracktor, writeback
+from sync_daemon.cli import (
+    connect,
+    demo,
+    ledger,
+    problems,
+    prune,
+    resync,
+    run,
+    status,
+    test_connection,
+    tracktor,
+    writeback,
+)
 from sync_daemon.cli.base import main
 from sync_daemon.cli.webhooks import webhooks
 
@@ -14,6 +26,7 @@ for command in (
     run.run,
     run.check_config,
     status.status,
+    problems.problems,
     resync.resync,
     writeback.writeback,
     prune.prune,
@@ -24,6 +37,9 @@ for command in (
     tracktor.tracktor,
     webhooks,
 ):
+    # The whole first paragraph of each command's help in the top-level --help (click cuts it at ~45
+    # characters otherwise, often mid-sentence).
+    command.short_help = command.short_help or " ".join((command.help or "").split("\n\n")[0].split())
     main.add_command(command)
 
 __all__ = ["main"]

@@ -69,7 +69,11 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Without a command the help is printed and the exit code is 0: 2 means a configuration problem.
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="sync-daemon")
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """sync-daemon: WooCommerce orders to GoTrack.bd and the other platforms, exactly once."""
+    if context.invoked_subcommand is None:
+        click.echo(context.get_help())

@@ -80,7 +80,10 @@ def _print(report: dict[str, Any]) -> None:
         )
     before, after, free = (report[key] / 1024 / 1024 for key in ("ledger_bytes_before", "ledger_bytes_after",
                                                                   "free_bytes"))
+    # A dry run changes nothing: the file's size now, and that pruning frees room inside it, not on disk.
+    sizes = (f"{before:.1f} MiB now; pruning frees room inside it, the file shrinks only with --vacuum"
+             if report["dry_run"] else f"{before:.1f} MiB before, {after:.1f} MiB after")
     click.echo(
-        f"ledger file: {before:.1f} MiB before, {after:.1f} MiB now ({free:.1f} MiB free inside it, reused before"
-        f" the file grows; auto-vacuum {report['auto_vacuum']})"
+        f"ledger file: {sizes} ({free:.1f} MiB free inside it, reused before the file grows;"
+        f" auto-vacuum {report['auto_vacuum']})"
     )

@@ -31,6 +31,7 @@ def resync(order_id: int, destination: str | None, as_json: bool, config_file: s
         for result in results:
             verdict = "landed" if result.landed else result.outcome
             remote = f" (remote id {result.remote_id})" if result.remote_id else ""
-            click.echo(redact(f"{result.destination}: {verdict}{remote} {result.message}".rstrip()))
+            reason = f" — {result.message}" if result.message else ""
+            click.echo(redact(f"{result.destination}: {verdict}{remote}{reason}"))
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)

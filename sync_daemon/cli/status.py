@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
@@ -26,7 +27,9 @@ def status(order_id: int | None, as_json: bool, config_file: str | None) -> None
     with App(settings) as app:  # only reads the ledger: no engine is built
         data = app.ledger.order_history(order_id) if order_id else app.ledger.summary()
         if data is not None and not order_id:
-            data["ledger"] = app.ledger.location
+            # An absolute path: the one to compare with the service's, whatever the shell's directory.
+            location = app.ledger.location
+            data["ledger"] = location if settings.ledger.shared else os.path.abspath(location)
             if app.ledger.shared:  # the daemons sharing it, and which one leads
                 data["daemons"] = app.ledger.daemons(now=time.time(), interval=settings.ledger.leader_check_seconds)
     if order_id and data is None:

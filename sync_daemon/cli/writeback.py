@@ -28,9 +28,21 @@ def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
         return
     if not plans:
         click.echo("nothing to write back")
-    for plan in plans:
-        change = f"{plan.status_before} → {plan.status_after}" if plan.status_after else f"stays {plan.status_before}"
-        prefix = "would write" if dry_run else "wrote"
-        click.echo(redact(f"order {plan.order_id}: {prefix}: status {change}; notes: {'; '.join(plan.notes) or '-'}"))
+        return
+    prefix = "would write" if dry_run else "wrote"
+    # An order where nothing changes gets no line of its own: only the summary counts it.
+    shown = [plan for plan in plans if plan.status_after or plan.notes or plan.meta or plan.error]
+    for plan in shown:
+        change = f"status {plan.status_before} → {plan.status_after}" if plan.status_after else "status unchanged"
+        notes = f"; note: {'; '.join(plan.notes)}" if plan.notes else ""
+        click.echo(redact(f"order {plan.order_id}: {prefix}: {change}{notes}"))
         if plan.error:
             click.echo(redact(f"  error: {plan.error}"))
+    unchanged = len(plans) - len(shown)
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{_orders(len(plans))} with news from a platform: {len(shown)} {verb}, {unchanged} need nothing")
+
+
+def _orders(count: int) -> str:
+    """``1 order``, ``3 orders``."""
+    return f"{count} order{'' if count == 1 else 's'}"

@@ -172,7 +172,8 @@ def value_source(section: str, key: str, config_file: Path | None) -> str:
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if directory and (Path(directory) / f"{section}.{key}").is_file():
         return f"in credential file {Path(directory) / f'{section}.{key}'}"
-    return f"in {config_file}" if config_file else ""
+    # Only a file that exists holds the value (``connect --config new.toml`` is about to create it).
+    return f"in {config_file}" if config_file and Path(config_file).is_file() else ""
 
 
 # -- URLs ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sync_daemon.engine.classify import send_and_classify
 from sync_daemon.engine.dispatch import Dispatcher, Lanes
 from sync_daemon.engine.mapping import OrderMapper, order_modified_key
 from sync_daemon.engine.pauses import Halt, Pauses
+from sync_daemon.engine.progress import PassProgress
 from sync_daemon.engine.resync import ResyncResult, resync_order
 from sync_daemon.ledger import Ledger
 from sync_daemon.platforms import Destination, StatusSource
@@ -80,6 +81,7 @@ class Engine:
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
         on_progress: Callable[[], None] = lambda: None,
+        report_progress: Callable[[PassProgress], None] = lambda progress: None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -97,6 +99,12 @@ class Engine:
         # Called after every page and every delivery batch: the systemd watchdog listens to it,
         # so a long backfill is not mistaken for a stuck poll.
         self.on_progress = on_progress
+        # Told how far a pass is after every page and every batch of outcomes (a bar, systemd's
+        # status line, the log, ``status``): the runner decides how often to show it.
+        self.report_progress = report_progress
+        self._pass_total: int | None = None
+        self._backfill = False
+        self._reading = False  # only a pass that reads WooCommerce is reported (not a webhook's, nor a follower's)
         self.busy = threading.RLock()  # held for a whole pass; re-entrant so the runner can wrap one
         self.last_summary: PassSummary | None = None
         self.pauses = Pauses(ledger, outage_pause_seconds=settings.delivery.outage_pause_seconds, clock=clock)
@@ -148,6 +156,7 @@ class Engine:
         """
         with self.busy:
             summary = PassSummary()
+            self._pass_total, self._backfill, self._reading = None, False, read_source
             now = self.clock()
             # Delivering only, a pass is short: the daemon may take the lead meanwhile, and then polls.
             budget = None if read_source else self.settings.ledger.leader_check_seconds
@@ -159,6 +168,7 @@ class Engine:
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
             dispatcher.drain()
+            self._reading = False
             self.last_summary = summary
             if read_source or summary.delivered or summary.retrying or summary.rejected:
                 log.info("pass finished", **summary.as_dict())
@@ -171,10 +181,14 @@ class Engine:
             start = self.settings.woocommerce.start_point(datetime.fromtimestamp(now, UTC))
         else:
             start = cursor - timedelta(seconds=self.settings.woocommerce.overlap_seconds)
+        self._backfill = cursor is None
         try:
             for page in self.source.iter_pages(start):
+                if self._pass_total is None:  # the first page's X-WP-Total counts the whole window
+                    self._pass_total = self.source.listed_total
                 self._ingest_page(page, summary, dispatcher)
                 self.on_progress()
+                self._report(summary)
                 marks = [_parse_mark(order_modified_key(raw)) for raw in page if isinstance(raw, dict)]
                 marks = [mark for mark in marks if mark is not None]
                 if marks and (cursor is None or max(marks) > cursor):  # (an idle poll re-reads the overlap only)
@@ -275,13 +289,27 @@ class Engine:
                 submit=lambda name, run: self.pools[name].submit(run),
                 paused=self.paused,
                 halted=self.pauses.halted,
-                tally=lambda counts: _add_counts(summary, counts),
+                tally=lambda counts: self._tally(summary, counts),
                 stop_event=self.stop_event,
                 batch_size=self.settings.delivery.batch_size,
                 on_progress=self.on_progress,
                 budget_seconds=budget_seconds,
             )
         )
+
+    def _tally(self, summary: PassSummary, counts: Mapping[str, int]) -> None:
+        """Outcomes into the summary, then the progress told (on the pass thread)."""
+        _add_counts(summary, counts)
+        if counts.get("delivered"):
+            self._report(summary)
+
+    def _report(self, summary: PassSummary) -> None:
+        if not self._reading:
+            return
+        total = self._pass_total
+        # Overlapping windows read an order twice now and then: never more read than announced.
+        read = summary.fetched if total is None else min(summary.fetched, total)
+        self.report_progress(PassProgress(read, total, summary.delivered, self._backfill))
 
     def record_outcomes(self, outcomes: Sequence[Outcome], sending: Sequence[Due] = ()) -> list[Due]:
         """Write finished sends, and the rows about to be sent as ``sending``, in one transaction; then

@@ -33,7 +33,7 @@ from sync_daemon.ledger.encoding import canonical_json, payload_hash
 from sync_daemon.ledger.ingest import Ingest
 from sync_daemon.ledger.pauses import Pauses
 from sync_daemon.ledger.prune import PruneResult, Retention
-from sync_daemon.ledger.reports import Reports
+from sync_daemon.ledger.reports import PASS_PROGRESS_KEY, PROBLEM_STATES, Reports
 from sync_daemon.ledger.schema import ACTIVE_STATES, FINAL_STATES, MIGRATIONS, SCHEMA_VERSION, STATES
 from sync_daemon.ledger.sqlite import WAL_SWITCH_WAIT_SECONDS, SqliteStore
 from sync_daemon.ledger.tracking import Tracking
@@ -65,6 +65,8 @@ __all__ = [
     "ACTIVE_STATES",
     "FINAL_STATES",
     "MIGRATIONS",
+    "PASS_PROGRESS_KEY",
+    "PROBLEM_STATES",
     "SCHEMA_VERSION",
     "STATES",
     "WAL_SWITCH_WAIT_SECONDS",

@@ -31,6 +31,7 @@ from sync_daemon.core.files import check_config_permissions, lock_state_director
 from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
 from sync_daemon.service import systemd as service
 from sync_daemon.service.intake import Intake, run_soon
+from sync_daemon.service.progress import Display, ProgressReporter
 
 log = structlog.get_logger("sync_daemon.runner")
 POLL_JOB = "poll"
@@ -83,7 +84,9 @@ def prune_between_passes(engine: Any, ledger: Any, stop_event: threading.Event, 
 class Daemon:
     """``sync-daemon run``: polls on a schedule until told to stop."""
 
-    def __init__(self, settings: Settings, config_file: str | os.PathLike[str] | None) -> None:
+    def __init__(
+        self, settings: Settings, config_file: str | os.PathLike[str] | None, display: Display | None = None
+    ) -> None:
         self.settings = settings
         self.config_file = config_file
         self.stop_event = threading.Event()
@@ -111,7 +114,9 @@ class Daemon:
             if self.lock is not None:
                 self.lock.release()
             raise
-        self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress)
+        self.progress = ProgressReporter(self.ledger, self.notifier, display=display)
+        self.engine = build_engine(settings, self.ledger, self.stop_event, self.watchdog.progress,
+                                   self.progress.report)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1), LEAD_EXECUTOR: ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -139,6 +144,7 @@ class Daemon:
                 return
             finally:
                 self.watchdog.progress()
+                self.progress.finish()
         finished(summary)
         stamp = datetime.now().strftime("%H:%M:%S")
         failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
@@ -333,7 +339,7 @@ class Daemon:
             if self._wait(0):
                 return
         try:
-            self.engine = build_engine(new, self.ledger, self.stop_event, self.watchdog.progress)
+            self.engine = build_engine(new, self.ledger, self.stop_event, self.watchdog.progress, self.progress.report)
             self.engine.startup()
         finally:
             old_engine.busy.release()
@@ -377,18 +383,18 @@ class Daemon:
         return 0
 
 
-def run(config_file: str | os.PathLike[str] | None) -> int:
-    """Load settings, warn about loose permissions, and run the daemon."""
+def run(config_file: str | os.PathLike[str] | None, display: Display | None = None, log_stream: Any = None) -> int:
+    """Load settings, warn about loose permissions, and run the daemon (``display``: a terminal's progress bar)."""
     settings = load_settings(config_file)
     from sync_daemon.core import logs
 
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, stream=log_stream)
     path = config_path(config_file)
     if path is not None:
         warning = check_config_permissions(Path(path))
         if warning:
             log.warning(warning)
-    return Daemon(settings, config_file).run()
+    return Daemon(settings, config_file, display).run()
 
 
 __all__ = ["Daemon", "changed_settings", "open_ledger", "poll_once", "run"]

@@ -102,6 +102,9 @@ class WooCommerceSource:
         self.settings = settings
         self.transport = ShopTransport(settings, platform=PLATFORM)
         self.trims_fields = True  # False once the shop was seen leaving out a field asked for
+        # X-WP-Total of the last list read: read after a pass's first page, it is the pass's total
+        # (for the progress of a long first sync); None when the shop did not say.
+        self.listed_total: int | None = None
 
     def close(self) -> None:
         """Close the keep-alive connections."""
@@ -115,6 +118,13 @@ class WooCommerceSource:
         return response
 
     def _read_orders(self, endpoint: str, params: dict[str, Any]) -> tuple[requests.Response, Any]:
+        """(answer, decoded body) of an order read; notes the total a list answer announces."""
+        response, body = self._read_trimmed(endpoint, params)
+        total = response.headers.get("X-WP-Total")
+        self.listed_total = int(total) if total and total.isdigit() else None
+        return response, body
+
+    def _read_trimmed(self, endpoint: str, params: dict[str, Any]) -> tuple[requests.Response, Any]:
         """(answer, decoded body) of an order read, trimmed to ``ORDER_FIELDS`` while the shop honours it."""
         if not self.trims_fields:
             response = self._request("get", endpoint, params=params)

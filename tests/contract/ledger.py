@@ -16,7 +16,7 @@ import pytest
 
 from sync_daemon.core.outcome import IngestItem, Mapped, Outcome
 from sync_daemon.core.retry import RetryPolicy
-from sync_daemon.ledger.encoding import canonical_json
+from sync_daemon.ledger.encoding import canonical_json, iso_stamp
 
 NOW = 1_800_000_000.0
 POLICY = RetryPolicy([5, 300, 1800], jitter=0)
@@ -362,6 +362,34 @@ class LedgerContract:
         assert summary["counts"]["a"]["delivered"] == 2
         assert summary["counts"]["a"]["rejected"] == 1
 
+    def test_problems_lists_rejected_dead_and_retrying_newest_first_with_reason_and_attempts(self, ledger):
+        ledger.ingest([item(1, rejection="the order has no customer phone number")], now=NOW)
+        ledger.ingest([item(2), item(3), item(4)], now=NOW)
+        send_one(ledger, 2, "retry", NOW + 10, message="HTTP 503", max_attempts=1)  # dead
+        send_one(ledger, 3, "retry", NOW + 20, message="HTTP 503")  # retrying
+        send_one(ledger, 4, "delivered", NOW + 30)
+        rows = ledger.problems()
+        assert [(row["order_id"], row["state"]) for row in rows] == [(3, "retrying"), (2, "dead"), (1, "rejected")]
+        assert rows[2]["last_error"] == "the order has no customer phone number"
+        assert (rows[0]["attempts"], rows[0]["number"]) == (1, "3")
+        assert rows[0]["next_attempt_at"].startswith("20")  # ISO text, like every time of a report
+        assert [row["order_id"] for row in ledger.problems(["dead"])] == [2]
+        assert [row["order_id"] for row in ledger.problems(since=NOW + 15)] == [3]
+        assert [row["order_id"] for row in ledger.problems(limit=1)] == [3]
+        assert ledger.problems(destination="b") == []
+        assert [row["order_id"] for row in ledger.problems(["pending", "delivered"])] == [4]
+
+    def test_reports_give_every_time_as_iso_text(self, ledger):
+        ledger.ingest([item()], now=NOW)
+        send_all(ledger, kind="retry", message="HTTP 503")
+        row = ledger.order_history(1)["deliveries"][0]
+        assert row["queued_at"].startswith("2027-01-15T08:00:00")
+        assert row["next_attempt_at"].startswith("2027-01-15T08:00:05")
+        ledger.pause_destination("a", until=NOW + 60, kind="outage", reason="HTTP 503 three times", now=NOW)
+        destination = ledger.summary(now=NOW)["destinations"]["a"]
+        assert "paused_until" not in destination
+        assert destination["paused_until_at"].startswith("2027-01-15T08:01:00")
+
     def test_a_reopened_ledger_remembers_everything(self, make_ledger):
         first = make_ledger()
         first.ingest([item(1), item(2)], now=NOW)
@@ -459,9 +487,10 @@ class LedgerContract:
         ledger.pause_destination("a", kind="throttled", reason="rate limited (429); waiting 2 s", until=NOW + 2,
                                  now=NOW)
         during = ledger.summary(now=NOW + 1)["destinations"]["a"]
-        assert (during["paused"], during["pause_kind"], during["paused_until"]) == (True, "throttled", NOW + 2)
+        assert (during["paused"], during["pause_kind"], during["paused_until_at"]) == (
+            True, "throttled", iso_stamp(NOW + 2))
         after = ledger.summary(now=NOW + 3)["destinations"]["a"]
-        assert (after["paused"], after["pause_kind"], after["pause_reason"], after["paused_until"]) == (
+        assert (after["paused"], after["pause_kind"], after["pause_reason"], after["paused_until_at"]) == (
             False, None, None, None)
         assert after["last_error"] == "rate limited (429); waiting 2 s"  # what happened stays, as the last error
         assert ledger.destination("a")["pause_kind"] == "throttled"  # the record itself is left to the engine
