@@ -10,7 +10,6 @@ from sync_daemon.cli.base import (
     EXIT_CONFIG,
     EXIT_TEMPORARY,
     config_option,
-    console,
     fail,
     friendly_errors,
     print_json,
@@ -35,7 +34,8 @@ def _show(hooks: list, as_json: bool, public_url: str = "") -> None:
         click.echo(f"no sync-daemon webhooks in the shop (run {how})")
     for hook in hooks:
         health = "healthy" if hook.failure_count == 0 else f"{hook.failure_count} failed deliveries in a row"
-        console.print(f"#{hook.id}  {hook.topic:<14} {hook.status:<9} {health}  → {hook.as_dict()['delivery_url']}")
+        # click.echo: the URL and status come from the shop and are printed as text, never as rich markup
+        click.echo(f"#{hook.id}  {hook.topic:<14} {hook.status:<9} {health}  → {hook.as_dict()['delivery_url']}")
 
 
 def _not_listening(settings: Settings, url: str, detail: str) -> str:
