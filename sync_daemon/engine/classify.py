@@ -52,16 +52,32 @@ def send_and_classify(
     ignore_pause: bool = False,
 ) -> Outcome:
     """Push one delivery and turn what happened into an outcome (runs on a worker thread)."""
-    name = due.destination
-
-    def outcome(kind: OutcomeKind, **fields: Any) -> Outcome:
-        return _outcome(due, kind, **fields)
-
     # The dispatcher checked the ledger's pauses when it took the batch; a pause that starts during
     # the batch is set in memory first, so memory is all there is to check here, without a ledger
-    # query (and its lock) per request.
-    if not ignore_pause and (stop_event.is_set() or pauses.halted(name)):
-        return outcome("skipped")
+    # query (and its lock) per request. After a wait, only the first request is admitted until it
+    # comes back (``probe``); the others go back to the queue, no attempt counted.
+    admission = "open"
+    if not ignore_pause:
+        if stop_event.is_set():
+            return _outcome(due, "skipped")
+        admission = pauses.admit(due.destination)
+        if admission == "refused":
+            return _outcome(due, "skipped")
+    result = _push(destination, due, pauses, ignore_pause, auth_pause_seconds, quota_pause_seconds)
+    if admission == "probe":
+        pauses.probed(due.destination, result)
+    return result
+
+
+def _push(
+    destination: Destination,
+    due: Due,
+    pauses: Pauses,
+    ignore_pause: bool,
+    auth_pause_seconds: float,
+    quota_pause_seconds: float,
+) -> Outcome:
+    """One push and its outcome."""
     started = time.monotonic()
     elapsed = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
     try:
@@ -73,7 +89,7 @@ def send_and_classify(
         return dataclasses.replace(failed, message=str(error), requeue_as="update", remote_id=error.remote_id)
     except Exception as error:  # noqa: BLE001 - classified below; a bug in one send must not stop the pass
         return _failure(error, due, elapsed(), pauses, ignore_pause, auth_pause_seconds, quota_pause_seconds)
-    return outcome("delivered", remote_id=result.remote_id, message=result.detail, duration_ms=elapsed())
+    return _outcome(due, "delivered", remote_id=result.remote_id, message=result.detail, duration_ms=elapsed())
 
 
 def _outcome(due: Due, kind: OutcomeKind, **fields: Any) -> Outcome:
