@@ -16,9 +16,9 @@ the re-sends (orders the platform already holds, which the restarted daemon will
 order it holds from an earlier "commit then 500" is not counted, the 500 sends it again anyway).
 
 Beside them, the re-sent creates that no kill explains (must be 0): from OrderRepo's per-order request
-history (``GET /__admin__/history``), every create of an order after OrderRepo had confirmed it to the
-daemon (a create answered 2xx or "exists", a read answered 200, an update answered 2xx), unless the order
-was in flight at a kill between the two. GoTrack's creates are idempotent and its simulator keeps no
+history (``GET /__admin__/history``), every create of an order that arrived after OrderRepo had confirmed
+the order to the daemon (a create answered 2xx or "exists", a read answered 200, an update answered 2xx),
+unless the order was in flight at a kill between the two. GoTrack's creates are idempotent and its simulator keeps no
 such history: its re-sends are the per-kill ones above.
 
 After the last kill a final daemon runs, faults still on, until the ledger says every order is final on
@@ -274,23 +274,31 @@ def _confirms(action: str, status: int | None) -> bool:
 
 
 def unexplained_creates(history: dict[str, list[list[Any]]], kills: list[Kill], platform: str) -> list[str]:
-    """Creates of an order the platform had already confirmed, with no kill since that had it in flight."""
+    """Creates of an order that arrived after the platform had confirmed it to the daemon, with no kill
+    since that had the order in flight (history events: arrived, action, status, answered)."""
     found = []
     for key, events in sorted(history.items()):
         if not key.isdigit():
             continue
         order_id = int(key)
-        confirmed_at = None
-        for at, action, status in sorted(events, key=lambda event: event[0]):
-            if action == "track" and confirmed_at is not None:
-                since = confirmed_at - KILL_SLACK_SECONDS
-                explained = any(
-                    since < kill.wall < at and order_id in kill.sending_ids.get(platform, ()) for kill in kills
-                )
-                if not explained:
-                    found.append(f"{order_id}: create answered {status}, {at - confirmed_at:.2f} s after confirmed")
-            if _confirms(action, status):
-                confirmed_at = at  # the latest confirmation: a kill before it explains nothing after it
+        events = sorted(events, key=lambda event: event[0])
+        for arrived, action, status, _ in events:
+            if action != "track":
+                continue
+            # The latest answer before this create that told the daemon the platform holds the order.
+            confirmed_at = max(
+                (answered for _, done, said, answered in events if answered < arrived and _confirms(done, said)),
+                default=None,
+            )
+            if confirmed_at is None:
+                continue
+            since = confirmed_at - KILL_SLACK_SECONDS
+            if any(since < kill.wall < arrived and order_id in kill.sending_ids.get(platform, ()) for kill in kills):
+                continue
+            start = events[0][0]
+            steps = ", ".join(f"{event[1]} {event[2]} at {event[0] - start:.2f}" for event in events)
+            found.append(f"{order_id}: create answered {status}, {arrived - confirmed_at:.2f} s after confirmed"
+                         f" ({steps})")
     return found
 
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
+from sync_daemon.core.outcome import Outcome
+from sync_daemon.engine.pauses import PROBE_EXPIRY_SECONDS, Pauses
 from sync_daemon.ledger import SqliteLedger, open_postgres
 from sync_daemon.simulators import GoTrackSimulator
 from sync_daemon.simulators.base import ADMIN_PREFIX
@@ -86,6 +88,34 @@ def settings_for(woocommerce, gotrack, state, workers: int) -> Settings:
 
 def orders(count: int) -> list[dict]:
     return [make_order(n + 1, created=CREATED + timedelta(seconds=n)) for n in range(count)]
+
+
+def test_the_first_request_after_a_wait_is_the_only_one_until_it_is_answered(tmp_path):
+    now = [1000.0]
+    ledger = SqliteLedger.open(tmp_path)
+    pauses = Pauses(ledger, outage_pause_seconds=60, clock=lambda: now[0])
+    try:
+        pauses.halt("gotrack", "throttled", "rate limited (429)", 2)
+        assert pauses.admit("gotrack") == "refused"
+        now[0] += 2.1
+        first, second = pauses.admit("gotrack"), pauses.admit("gotrack")
+        assert (first, second, pauses.halted("gotrack")) == ("probe", "refused", True)
+        pauses.probed("gotrack", Outcome(1, "gotrack", "retry", "create", message="no answer"))  # a timeout
+        assert pauses.admit("gotrack") == "probe"  # the next request goes first instead
+        pauses.probed("gotrack", Outcome(2, "gotrack", "delivered", "create"))
+        assert (pauses.admit("gotrack"), pauses.admit("gotrack"), pauses.halted("gotrack")) == ("open", "open", False)
+        pauses.halt("gotrack", "throttled", "rate limited (429)", 1)
+        now[0] += 1.1
+        assert pauses.admit("gotrack") == "probe"
+        now[0] += PROBE_EXPIRY_SECONDS + 1  # its thread never came back (abandoned at a stop)
+        assert pauses.admit("gotrack") == "probe"
+        pauses.halt("gotrack", "auth", "key refused", 1)  # other pauses are not half-open
+        now[0] += 1.1
+        pauses.probed("gotrack", Outcome(3, "gotrack", "delivered", "create"))
+        assert pauses.admit("gotrack") == pauses.admit("gotrack") == "open"
+    finally:
+        pauses.close()
+        ledger.close()
 
 
 def test_after_the_wait_one_request_goes_first_and_the_others_only_once_it_succeeded(woocommerce, tmp_path):

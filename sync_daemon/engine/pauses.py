@@ -31,6 +31,9 @@ log = structlog.get_logger("sync_daemon.engine")
 
 OUTAGE_AFTER_FAILURES = 8  # retryable failures in a row before a destination counts as down
 THROTTLED = "throttled"  # the pause kind of a Retry-After wait: half-open when it ends
+# A first request after a wait not back after this long (its thread abandoned at a stop, say) no
+# longer holds the others: far above any platform's request timeout.
+PROBE_EXPIRY_SECONDS = 300.0
 Admission = Literal["refused", "probe", "open"]
 
 
@@ -54,6 +57,7 @@ class Pauses:
         self._failures: dict[str, int] = {}  # retryable failures in a row, per destination
         # After a throttle: "due" until a request is let through first, "out" while it is on its way.
         self._probes: dict[str, Literal["due", "out"]] = {}
+        self._probe_sent: dict[str, float] = {}  # when the first request after the wait left
         self._lock = threading.Lock()
         self._stop_listening = ledger.listen_for_pauses(self._heard)
 
@@ -88,7 +92,7 @@ class Pauses:
         the check made before a row is taken, without the ledger."""
         with self._lock:
             halt = self._halts.get(name)
-            probing = self._probes.get(name) == "out"
+            probing = self._probe_out(name)
         return probing or (halt is not None and halt.until > self.clock())
 
     def admit(self, name: str) -> Admission:
@@ -97,13 +101,22 @@ class Pauses:
             halt = self._halts.get(name)
             if halt is not None and halt.until > self.clock():
                 return "refused"
-            probe = self._probes.get(name)
-            if probe == "out":
+            if self._probe_out(name):
                 return "refused"
-            if probe == "due":
+            if self._probes.get(name) is not None:
                 self._probes[name] = "out"
+                self._probe_sent[name] = self.clock()
                 return "probe"
         return "open"
+
+    def _probe_out(self, name: str) -> bool:
+        """Whether the first request after a wait is on its way (under the lock)."""
+        if self._probes.get(name) != "out":
+            return False
+        if self.clock() - self._probe_sent.get(name, 0.0) > PROBE_EXPIRY_SECONDS:
+            self._probes[name] = "due"
+            return False
+        return True
 
     def probed(self, name: str, outcome: Outcome) -> None:
         """The first request after a wait came back: an answer that is not a wait lets the others go."""

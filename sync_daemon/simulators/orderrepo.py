@@ -22,9 +22,9 @@ Choices where the contract is silent:
 - Lists are newest first. ``track_requests``/``update_requests`` count every request that got
   past the key and origin checks and named that id, whatever the outcome.
 - ``history()`` (``GET /__admin__/history``): per order id, every create, update and single read
-  as ``[time, "track" | "update" | "read", status]`` with the status the client got (``None``
-  when it got no answer: timeout, reset), faults included, so a soak can tell a create re-sent
-  after the platform had confirmed the order from one its answer was lost for.
+  as ``[arrived, "track" | "update" | "read", status, answered]`` (epoch seconds) with the status
+  the client got (``None`` when it got no answer: timeout, reset), faults included, so a soak can
+  tell a create re-sent after the platform had confirmed the order from one its answer was lost for.
 - Unknown paths -> 404 ``{"message": "The route ... could not be found."}``, wrong method -> 405;
   injected faults answer ``{"message": ...}``.
 """
@@ -481,9 +481,14 @@ class OrderRepoSimulator(SimulatorServer):
         return next((o for o in self.orders() if o["external_id"] == external_id), None)
 
     def history(self) -> dict[str, list[list[Any]]]:
-        """Per order id: ``[time, action, status]`` of every create, update and read of it, oldest first."""
+        """Per order id: ``[arrived, action, status, answered]`` of every create, update and read of it."""
         with self.lock:
             return copy.deepcopy(self._history)
+
+    def _serve(self, handler: Any, request: Request) -> None:
+        """Serve as the base does, noting when the request arrived (a held request is logged when it ends)."""
+        request.context["arrived"] = time.time()
+        super()._serve(handler, request)
 
     def _record(self, request: Request, status: int | None, fault: str | None) -> None:
         """The base's request log, plus the order's history (with the status after any fault)."""
@@ -501,8 +506,10 @@ class OrderRepoSimulator(SimulatorServer):
             order_id = body.get("id") if isinstance(body, dict) else None
             if not isinstance(order_id, str):
                 return
+        answered = time.time()
+        arrived = request.context.get("arrived", answered)
         with self.lock:
-            self._history.setdefault(order_id.strip(), []).append([time.time(), action, status])
+            self._history.setdefault(order_id.strip(), []).append([arrived, action, status, answered])
 
     def requests_by_id(self) -> dict[str, dict[str, int]]:
         """Track/update request counts per id, including ids never stored."""
