@@ -15,6 +15,7 @@ the kills alternate between the daemon that leads (polls WooCommerce) and the on
 leader first, so at least half of them take the leader down. Per kill:
 
 - the requests in flight of the killed daemon (its rows ``sending``) and, among them, the re-sends
+  (and, for the whole run, the re-sent creates no kill explains, as ``bench/soak.py`` counts them)
   (orders the platform already holds, which will go out again once the lease ends), per platform;
 - the deliveries made while it was down (by the survivor alone): they must not stop;
 - for a killed leader, the fail-over: from the kill to the survivor's "took the lead" log line, and to
@@ -53,6 +54,8 @@ from bench.soak import (  # noqa: E402
     _Bursts,
     _held_ids,
     platform_faults,
+    unexplained_creates,
+    unexplained_lines,
     verdicts,
 )
 
@@ -201,8 +204,8 @@ def _first_polls(sims: SimulatorProcess, kills: list[Kill]) -> None:
 
 def _victim_out(
     ledger: PostgresLedgerReader, sims: SimulatorProcess, pid: int
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Per platform: the killed daemon's rows 'sending' (its requests in flight), and those the platform holds."""
+) -> tuple[dict[str, set[int]], dict[str, int]]:
+    """Per platform: the killed daemon's orders 'sending' (its requests in flight), and how many the platform holds."""
     time.sleep(SETTLE_AFTER_KILL_SECONDS)
     sending: dict[str, set[int]] = {platform: set() for platform in PLATFORMS}
     # A daemon's lease owner is host:pid:token.
@@ -220,7 +223,7 @@ def _victim_out(
             )
         }
         resent[platform] = len((sending[platform] & _held_ids(sims, platform)) - after_500)
-    return {platform: len(sending[platform]) for platform in PLATFORMS}, resent
+    return sending, resent
 
 
 def run_soak(
@@ -311,7 +314,8 @@ def run_soak(
                 at_wall = time.time()
                 at = time.monotonic() - started_at
                 delivered_at_kill = ledger.delivered()
-                in_flight, resent = _victim_out(ledger, sims, killed.pid)
+                sending, resent = _victim_out(ledger, sims, killed.pid)
+                in_flight = {platform: len(ids) for platform, ids in sending.items()}
                 states = ledger.states()
                 time.sleep(max(down_seconds - SETTLE_AFTER_KILL_SECONDS, 0.0))
                 kill = PgKill(
@@ -321,6 +325,8 @@ def run_soak(
                     early=False,
                     in_flight=in_flight,
                     resent=resent,
+                    wall=at_wall,
+                    sending_ids=sending,
                     daemon=victim,
                     leader=want_leader,
                     remaining=left,
@@ -383,6 +389,8 @@ def run_soak(
             result.fault_counts[platform] = sims.stats(platform)["faults"]
         gotrack = sims.admin("gotrack", "GET", "orders")
         orderrepo = sims.admin("orderrepo", "GET", "orders")
+        history = sims.admin("orderrepo", "GET", "history")["history"]
+    result.unexplained_creates = unexplained_creates(history, result.kills, "orderrepo")
     result.held = {
         "gotrack": Counter(stored["external_order_id"] for stored in gotrack["orders"]),
         "orderrepo": Counter(stored["external_id"] for stored in orderrepo["orders"]),
@@ -439,6 +447,8 @@ def violations(result: PgSoakResult) -> list[str]:
         found.append("fewer than half of the kills took the leader down")
     if result.drained and (result.idle_failover is None or None in result.idle_failover):
         found.append(f"the leader killed with nothing left to deliver: no fail-over ({result.idle_failover})")
+    if result.unexplained_creates:
+        found.append(f"{len(result.unexplained_creates)} re-sent create(s) that no kill explains")
     if result.crashes:
         found.append(f"{len(result.crashes)} crash(es) in the daemons' logs: {result.crashes[:5]}")
     for index, code in enumerate(result.exit_codes):
@@ -509,6 +519,7 @@ def report(result: PgSoakResult) -> tuple[bool, str]:
         if result.kills:
             lines.append(f"{platform}: {total / len(result.kills):.1f} re-sent per kill"
                          f" ({total} in all, max in flight {max(k.in_flight.get(platform, 0) for k in result.kills)})")
+    lines += unexplained_lines(result)
     lines.append("")
     verdict_rows = []
     for verdict in verdicts(result):

@@ -15,6 +15,12 @@ is marked just before its request leaves and recorded as soon as the answer is b
 the re-sends (orders the platform already holds, which the restarted daemon will ask for again; an
 order it holds from an earlier "commit then 500" is not counted, the 500 sends it again anyway).
 
+Beside them, the re-sent creates that no kill explains (must be 0): from OrderRepo's per-order request
+history (``GET /__admin__/history``), every create of an order that arrived after OrderRepo had confirmed
+the order to the daemon (a create answered 2xx or "exists", a read answered 200, an update answered 2xx),
+unless the order was in flight at a kill between the two. GoTrack's creates are idempotent and its simulator keeps no
+such history: its re-sends are the per-kill ones above.
+
 After the last kill a final daemon runs, faults still on, until the ledger says every order is final on
 both platforms (or the drain timeout passes), and is stopped with SIGTERM. Then, on the platforms' side:
 every order held exactly once by each, every total right (GoTrack's ``total_selling_price`` is the
@@ -51,6 +57,9 @@ from bench._common import (  # noqa: E402
 PLATFORMS = ("gotrack", "orderrepo")
 CONCURRENCY = 4  # requests in flight per platform: the daemon's default, which the soak keeps
 SETTLE_AFTER_KILL_SECONDS = 0.3  # what reached a platform before the kill is processed there meanwhile
+# A confirmation logged by the platform up to this long after a kill may be the answer the kill cut off
+# (a request in flight is answered within the client's timeout, 1 s in the soaks).
+KILL_SLACK_SECONDS = 2.0
 # What a row may be left with at the end without anything being wrong: the platform has not
 # answered well yet and the ledger will try again.
 FAULT_MARKERS = ("HTTP 5", "HTTP 429", "no answer", "cannot connect", "connection", "interrupted", "rate limited")
@@ -80,6 +89,8 @@ class Kill:
     early: bool  # right after a restart, during start-up and recovery
     in_flight: dict[str, int] = field(default_factory=dict)  # per platform: rows 'sending' at the kill
     resent: dict[str, int] = field(default_factory=dict)  # per platform: of those, orders it already held
+    wall: float = 0.0  # epoch seconds of the kill (the simulators' clock)
+    sending_ids: dict[str, set[int]] = field(default_factory=dict)  # per platform: the orders in flight at it
 
 
 @dataclass
@@ -95,6 +106,7 @@ class SoakResult:
     held: dict[str, Counter[str]] = field(default_factory=dict)
     stored_totals: dict[str, dict[str, Any]] = field(default_factory=dict)
     create_requests: dict[str, Counter[str]] = field(default_factory=dict)
+    unexplained_creates: list[str] = field(default_factory=list)  # one line per create no kill explains
     fault_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     final_exit_code: int | None = None
     seconds: float = 0.0
@@ -187,6 +199,7 @@ def report(result: SoakResult) -> tuple[bool, str]:
     lines.append("kills: " + ", ".join(described))
     lines.append("")
     lines += resend_lines(result)
+    lines += unexplained_lines(result)
     found = verdicts(result)
     rows = []
     for verdict in found:
@@ -227,7 +240,12 @@ def report(result: SoakResult) -> tuple[bool, str]:
     )
     lines.append(f"ledger at the end: {states}")
     too_many = too_many_resends(result)
-    passed = all(verdict.ok for verdict in found) and result.final_exit_code == 0 and not too_many
+    passed = (
+        all(verdict.ok for verdict in found)
+        and result.final_exit_code == 0
+        and not too_many
+        and not result.unexplained_creates
+    )
     for platform, number, resent in too_many:
         lines.append(f"{platform}: kill #{number} sent {resent} requests again, more than the {CONCURRENCY} in flight")
     if result.final_exit_code != 0:
@@ -245,6 +263,51 @@ def report(result: SoakResult) -> tuple[bool, str]:
         lines.append("(the drain timeout passed with deliveries still pending; see 'pending (faults)')")
     lines.append(f"verdict: {'PASS' if passed else 'FAIL'}")
     return passed, "\n".join(lines)
+
+
+def _confirms(action: str, status: int | None) -> bool:
+    """Whether an answer told the daemon that OrderRepo holds the order (the soak's orders are all valid,
+    so a refused create means "exists")."""
+    if status is None:
+        return False
+    return 200 <= status < 300 or (action == "track" and status == 422)
+
+
+def unexplained_creates(history: dict[str, list[list[Any]]], kills: list[Kill], platform: str) -> list[str]:
+    """Creates of an order that arrived after the platform had confirmed it to the daemon, with no kill
+    since that had the order in flight (history events: arrived, action, status, answered)."""
+    found = []
+    for key, events in sorted(history.items()):
+        if not key.isdigit():
+            continue
+        order_id = int(key)
+        events = sorted(events, key=lambda event: event[0])
+        for arrived, action, status, _ in events:
+            if action != "track":
+                continue
+            # The latest answer before this create that told the daemon the platform holds the order.
+            confirmed_at = max(
+                (answered for _, done, said, answered in events if answered < arrived and _confirms(done, said)),
+                default=None,
+            )
+            if confirmed_at is None:
+                continue
+            since = confirmed_at - KILL_SLACK_SECONDS
+            if any(since < kill.wall < arrived and order_id in kill.sending_ids.get(platform, ()) for kill in kills):
+                continue
+            start = events[0][0]
+            steps = ", ".join(f"{event[1]} {event[2]} at {event[0] - start:.2f}" for event in events)
+            found.append(f"{order_id}: create answered {status}, {arrived - confirmed_at:.2f} s after confirmed"
+                         f" ({steps})")
+    return found
+
+
+def unexplained_lines(result: SoakResult) -> list[str]:
+    """The count of re-sent creates no kill explains, and the first of them."""
+    found = result.unexplained_creates
+    lines = [f"re-sent creates that no kill explains (orderrepo): {len(found)} (must be 0)"]
+    lines += [f"  {line}" for line in found[:10]]
+    return lines
 
 
 def resend_lines(result: SoakResult) -> list[str]:
@@ -282,8 +345,8 @@ def _held_ids(sims: SimulatorProcess, platform: str) -> set[int]:
     return {int(order[key]) for order in stored if str(order.get(key) or "").isdigit()}
 
 
-def _out_at_kill(ledger: LedgerReader, sims: SimulatorProcess) -> tuple[dict[str, int], dict[str, int]]:
-    """Per platform: rows 'sending' (in flight at the kill), and those the platform already holds (re-sends)."""
+def _out_at_kill(ledger: LedgerReader, sims: SimulatorProcess) -> tuple[dict[str, set[int]], dict[str, int]]:
+    """Per platform: the orders 'sending' (in flight at the kill), and how many of them it holds (re-sends)."""
     time.sleep(SETTLE_AFTER_KILL_SECONDS)
     sending: dict[str, set[int]] = {platform: set() for platform in PLATFORMS}
     for destination, order_id in ledger.query("SELECT destination, order_id FROM deliveries WHERE state = 'sending'"):
@@ -298,7 +361,7 @@ def _out_at_kill(ledger: LedgerReader, sims: SimulatorProcess) -> tuple[dict[str
             )
         }
         resent[platform] = len((sending[platform] & _held_ids(sims, platform)) - after_500)
-    return {platform: len(sending[platform]) for platform in PLATFORMS}, resent
+    return sending, resent
 
 
 class _Bursts(threading.Thread):
@@ -395,8 +458,8 @@ def run_soak(
                 if not daemon.alive():
                     raise RuntimeError(f"the daemon died by itself; see {daemon.log_path}")
                 daemon.kill()
-                at = time.monotonic() - started
-                in_flight, resent = _out_at_kill(ledger, sims)
+                at, wall = time.monotonic() - started, time.time()
+                sending, resent = _out_at_kill(ledger, sims)
                 states = ledger.states()
                 result.kills.append(
                     Kill(
@@ -404,8 +467,10 @@ def run_soak(
                         delivered=sum(by_state.get("delivered", 0) for by_state in states.values()),
                         sending=sum(by_state.get("sending", 0) for by_state in states.values()),
                         early=early,
-                        in_flight=in_flight,
+                        in_flight={platform: len(ids) for platform, ids in sending.items()},
                         resent=resent,
+                        wall=wall,
+                        sending_ids=sending,
                     )
                 )
                 echo(f"kill -9 #{number + 1} at {result.kills[-1].at:.1f} s: {result.kills[-1]}")
@@ -438,6 +503,8 @@ def run_soak(
             result.fault_counts[platform] = sims.stats(platform)["faults"]
         gotrack = sims.admin("gotrack", "GET", "orders")
         orderrepo = sims.admin("orderrepo", "GET", "orders")
+        history = sims.admin("orderrepo", "GET", "history")["history"]
+    result.unexplained_creates = unexplained_creates(history, result.kills, "orderrepo")
     result.held = {
         "gotrack": Counter(stored["external_order_id"] for stored in gotrack["orders"]),
         "orderrepo": Counter(stored["external_id"] for stored in orderrepo["orders"]),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -10,7 +12,8 @@ import pytest
 import requests
 import structlog
 
-from sync_daemon.config import load_settings
+from sync_daemon.app import build_engine
+from sync_daemon.config import Settings, load_settings
 from sync_daemon.core.errors import (
     AuthError,
     ConfigurationError,
@@ -21,6 +24,7 @@ from sync_daemon.core.errors import (
     UnmappableOrder,
 )
 from sync_daemon.core.order import Order
+from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms import REGISTRY
 from sync_daemon.platforms.shopback import (
     ShopBackDestination,
@@ -31,6 +35,7 @@ from sync_daemon.platforms.shopback import (
     query_string,
 )
 from sync_daemon.platforms.shopback.check import check_connection
+from sync_daemon.simulators.orders import make_order
 from sync_daemon.simulators.shopback import ShopBackSimulator
 
 TOKEN = "070a632e2b574ca894d90610c7da97bc"
@@ -169,9 +174,31 @@ def test_odd_values_are_percent_encoded():
     assert dict(parse_qsl(query)) == params
 
 
-def test_unicode_order_number_is_the_adv_sub(wc_order):
-    wc_order["number"] = "অর্ডার #৭২৭"
-    assert map_order(Order.from_wc(wc_order), settings()).payload["adv_sub"] == "অর্ডার #৭২৭"
+@pytest.mark.parametrize("number", ["1042", "order_123", "INV2024_1042"])
+def test_an_alphanumeric_order_number_is_the_adv_sub(wc_order, number):
+    wc_order["number"] = number
+    assert map_order(Order.from_wc(wc_order), settings()).payload["adv_sub"] == number
+
+
+@pytest.mark.parametrize("number", ["INV/2024 #1042", "WC-1042", "অর্ডার #৭২৭", "77\u000001", "1" * 65])
+def test_an_order_number_shopback_calls_invalid_is_rejected_locally_with_the_reason(wc_order, number):
+    # The contract says "alphanumeric" (its example: order_123): the strict reading, docs/shopback.md.
+    wc_order["number"] = number
+    with pytest.raises(UnmappableOrder, match="adv_sub: it must be 1 to 64 ASCII letters, digits and underscores"):
+        map_order(Order.from_wc(wc_order), settings())
+
+
+def test_an_optional_value_shopback_would_refuse_is_left_out_with_a_note(wc_order):
+    wc_order["meta_data"].append({"id": 7, "key": "_long", "value": "x" * 256})
+    wc_order["meta_data"].append({"id": 8, "key": "_nul", "value": "a\u0000b"})
+    extra = {"adv_sub2": "meta:_long", "adv_sub3": "meta:_nul", "adv_sub4": "payment_method_title"}
+    result = map_order(Order.from_wc(wc_order), settings(extra_fields=extra))
+    assert "adv_sub2" not in result.payload and "adv_sub3" not in result.payload
+    assert result.payload["adv_sub4"]  # an ordinary text with spaces is sent
+    assert result.note == (
+        "left out: adv_sub2 (meta:_long has a control character or over 255 characters), "
+        "adv_sub3 (meta:_nul has a control character or over 255 characters)"
+    )
 
 
 def test_mapping_makes_no_request(wc_order, monkeypatch):
@@ -304,6 +331,10 @@ def test_empty_meta_key_is_refused(tmp_path):
         ("success=false; err_msg=Request offer #1234 does not match session offer #2345.", "offer_mismatch"),
         ("success=false; err_msg=Invalid security token.", "token"),
         ("success=false; err_msg=Conversion limit reached", "refused"),
+        ("success=false; err_msg=Invalid adv_sub", "invalid_field"),
+        ("success=false; err_msg=invalid adv_unique2.", "invalid_field"),
+        ("success=false; err_msg=Invalid amount", "invalid_field"),
+        ("success=false; err_msg=Missing adv_sub", "invalid_field"),
         ("success=true; err_msg=Invalid Trans. ID", "unrecognised"),
         ("success=false;", "unrecognised"),
         ("maintenance", "unrecognised"),
@@ -401,6 +432,49 @@ def test_unrecognised_answer_is_retried_a_few_times_with_the_body(shopback, dest
     assert "unrecognised answer" in str(caught.value) and shown in str(caught.value)
     shopback.set_garbage(None)
     assert destination.push(postback(), operation="create", remote_id=None).detail == "recorded"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"adv_sub": "INV/2024 #1042"}, "Invalid adv_sub"),
+        ({"amount": "10.005"}, "Invalid amount"),
+        ({"adv_unique2": "a\x00b"}, "Invalid adv_unique2"),
+        ({"adv_sub5": "x" * 256}, "Invalid adv_sub5"),
+    ],
+)
+def test_a_value_shopback_calls_invalid_is_a_permanent_rejection(shopback, destination, overrides, message):
+    shopback.register_click("ABCD1234")
+    with pytest.raises(PermanentError, match=message):
+        destination.push(postback(**overrides), operation="create", remote_id=None)
+    assert shopback.conversions() == []
+
+
+def test_an_order_number_shopback_refuses_ends_rejected_without_a_request(tmp_path, woocommerce, shopback):
+    click = "ABCD1234"
+    shopback.register_click(click)
+    order = make_order(1042, created=datetime.now(UTC) - timedelta(hours=1))
+    order["number"] = "INV/2024 #1042"
+    order["meta_data"].append({"id": 9, "key": META_KEY, "value": click})
+    woocommerce.add_orders([order])
+    config = Settings.model_validate({
+        "state_dir": str(tmp_path),
+        "woocommerce": {"url": woocommerce.url, "consumer_key": woocommerce.consumer_key,
+                        "consumer_secret": woocommerce.consumer_secret},
+        "shopback": {"enabled": True, "endpoint": shopback.endpoint, "offer_id": "1234", "security_token": TOKEN},
+    })
+    ledger = SqliteLedger.open(tmp_path)
+    engine = build_engine(config, ledger, threading.Event())
+    try:
+        engine.startup()
+        summary = engine.sync_pass()
+        row = ledger.delivery(1042, "shopback")
+    finally:
+        engine.close()
+        ledger.close()
+    assert summary.rejected == 1
+    assert row["state"] == "rejected" and "adv_sub" in row["last_error"]
+    assert shopback.stats()["total"] == 0
 
 
 def test_unknown_refusal_is_retried_a_few_times(shopback, destination):

@@ -3,6 +3,8 @@
 The engine decides what happens to a delivery from the class alone:
 
 - ``RetryableError``: try the same request again later (timeouts, resets, 5xx, 429).
+- ``RetryAsUpdate``: the platform is known to hold the order, but a later step failed (e.g. the
+  update that follows a create refused as a duplicate): try again later, as an update.
 - ``PermanentError``: this order can never be accepted as it is (validation); reject it
   until the order changes or a human resyncs it.
 - ``AuthError``: the credentials or the account are wrong; pause the whole destination,
@@ -46,6 +48,17 @@ class RetryableError(SyncError):
         # A connector may cap the retries of one kind of failure below the global schedule
         # (e.g. an answer it cannot understand is tried a few times, then the row is dead).
         self.max_attempts = max_attempts
+
+
+class RetryAsUpdate(RetryableError):
+    """The platform has the order (``remote_id``) but a step after that failed: the next attempt updates it.
+
+    Without it the next attempt would create the order again, a create the platform confirmed already.
+    """
+
+    def __init__(self, message: str, *, remote_id: str, http_status: int | None = None) -> None:
+        super().__init__(message, http_status=http_status)
+        self.remote_id = remote_id
 
 
 class RateLimitedError(RetryableError):

@@ -57,6 +57,8 @@ class Outcome:
     """What one send produced.
 
     ``message`` is this attempt's error (the attempt log and the destination's health show it).
+    ``requeue_as`` (with ``remote_id``) is the operation a retried row's next attempt makes, when
+    it differs from this one's (the platform confirmed the order before a later step failed).
     For a ``retry``, ``attempts``, ``retry_delay``, ``dead`` and ``last_error`` are the retry
     policy's decision; for ``paused`` and ``skipped``, ``retry_after`` is the delay and no
     attempt is counted.
@@ -73,6 +75,7 @@ class Outcome:
     retry_after: float | None = None
     duration_ms: int | None = None
     max_attempts: int | None = None
+    requeue_as: Operation | None = None
     # Decided by RetryPolicy.stamp for a retry, written as they are by the ledger:
     attempts: int | None = None  # the row's attempt count, this one included
     retry_delay: float | None = None  # seconds from recording to the next attempt; None when dead

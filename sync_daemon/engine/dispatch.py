@@ -63,6 +63,9 @@ class _Lane:
     waiting: deque[Due] = field(default_factory=deque)  # read from the ledger, not taken yet
     out: set[int] = field(default_factory=set)  # orders taken by a runner: marking, in flight, recording
     runners: int = 0
+    # Runners were held back by a pause, or while the first request after a wait is out: when that
+    # request comes back and the destination is open again, the pass thread starts them.
+    held_back: bool = False
 
 
 @dataclass
@@ -166,9 +169,10 @@ class Dispatcher:
                 self._refill(lane)
             if not lane.waiting:
                 return  # nothing to send: whether the destination is paused does not matter (one query less)
-        if self.lanes.paused(lane.name):
+        if self.lanes.paused(lane.name) or self.lanes.halted(lane.name):
             with self._lock:
                 lane.waiting.clear()  # left due in the ledger for when the pause is over
+                lane.held_back = True
             return
         with self._lock:
             if lane.runners >= lane.concurrency:
@@ -242,6 +246,8 @@ class Dispatcher:
                 if next_row is None:
                     return
                 finished, next_row = self.lanes.send(next_row), None
+                if lane.held_back and not self.lanes.halted(lane.name):
+                    self._reopened(lane)
         except BaseException as error:  # noqa: BLE001 - reported to the pass thread, which raises it
             with self._lock:
                 if self._error is None:
@@ -254,6 +260,13 @@ class Dispatcher:
                         lane.out.discard(row.order_id)
             self._wake.put(None)
 
+    def _reopened(self, lane: _Lane) -> None:
+        """The destination is open again (the first request after a wait came back): wake the pass
+        thread, which starts the runners that were held back."""
+        with self._lock:
+            lane.held_back = False
+        self._wake.put(None)
+
     def _take(self, lane: _Lane) -> Due | None:
         """The next row to send, read from the ledger when the queue is empty; None when there is none."""
         with self._lock:
@@ -261,6 +274,7 @@ class Dispatcher:
                 return None
             if self.lanes.halted(lane.name):
                 lane.waiting.clear()
+                lane.held_back = True
                 return None
             if not lane.waiting:
                 self._refill(lane)

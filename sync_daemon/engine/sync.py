@@ -138,6 +138,7 @@ class Engine:
 
     def close(self) -> None:
         """Stop worker threads and close the shop's, the destinations' and the status sources' sessions."""
+        self.pauses.close()  # no longer listening for other daemons' waits
         for pool in self.pools.values():
             pool.shutdown()
         for destination in self.destinations.values():

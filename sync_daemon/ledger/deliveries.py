@@ -273,18 +273,21 @@ def _record_one(connection: Connection, outcome: Outcome, now: float, stamp: str
                 " (stamp it with RetryPolicy.stamp)"
             )
         next_attempt_at = None if outcome.dead else now + cast(float, outcome.retry_delay)
+        # ``requeue_as``: the platform has the order now, the next attempt must not create it again.
         connection.execute(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+            " operation = COALESCE(?, operation), remote_id = COALESCE(?, remote_id),"
             " updated_at = ?, leased_by = NULL, leased_until = NULL WHERE order_id = ? AND destination = ?",
-            ["dead" if outcome.dead else "retrying", outcome.attempts, next_attempt_at, outcome.last_error, stamp,
-             *key],
+            ["dead" if outcome.dead else "retrying", outcome.attempts, next_attempt_at, outcome.last_error,
+             outcome.requeue_as, outcome.remote_id, stamp, *key],
         )
     elif outcome.kind in ("paused", "skipped"):
         # The destination (not the order) is the problem: no attempt is counted.
         connection.execute(
             "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = COALESCE(?, last_error),"
+            " operation = COALESCE(?, operation), remote_id = COALESCE(?, remote_id),"
             " updated_at = ?, leased_by = NULL, leased_until = NULL WHERE order_id = ? AND destination = ?",
-            [now + (outcome.retry_after or 0), outcome.message, stamp, *key],
+            [now + (outcome.retry_after or 0), outcome.message, outcome.requeue_as, outcome.remote_id, stamp, *key],
         )
     else:
         raise ValueError(f"unknown outcome kind {outcome.kind!r}")

@@ -2,13 +2,17 @@
 
 A pause stops sending to one platform until a moment; a pause that only new settings can cure
 (credentials, quota, configuration) is lifted as soon as the platform's settings fingerprint changes.
+On a ledger several daemons share, a pause can also be announced to the others at once
+(``ledger/pause_signal.py``); a ledger of one daemon has no one to tell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
+from sync_daemon.ledger.pause_signal import NOTIFY_SQL, PauseListener, notice
 from sync_daemon.ledger.store import Store
 
 LIFTED_BY_NEW_SETTINGS = ("auth", "quota", "config")  # pause kinds that new settings may cure
@@ -27,6 +31,20 @@ class Pauses(Store):
                 " last_error = excluded.last_error, last_error_at = excluded.last_error_at",
                 [name, until, kind, reason, reason, iso_stamp(now)],
             )
+
+    def announce_pause(self, name: str, *, kind: str, reason: str, until: float) -> None:
+        """Tell the other daemons of a shared ledger of a pause now (the row follows with the batch)."""
+        if not self.shared:
+            return
+        with self.transaction() as connection:
+            connection.execute(NOTIFY_SQL, notice(self.owner, name, kind, reason, until))
+
+    def listen_for_pauses(self, heard: Callable[[str, str, str, float], None]) -> Callable[[], None] | None:
+        """Call ``heard(destination, kind, reason, until)`` as soon as another daemon of a shared ledger
+        announces a pause; returns what stops listening (None for a ledger of one daemon)."""
+        if not self.shared:
+            return None
+        return PauseListener(self._connection, self.owner, heard).stop
 
     def resume_destination(self, name: str) -> None:
         """Lift a pause (after a successful send, a resync or new credentials)."""

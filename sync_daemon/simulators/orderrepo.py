@@ -21,6 +21,10 @@ Choices where the contract is silent:
   422), then the event key (401 "Invalid event key" / "Event is not active").
 - Lists are newest first. ``track_requests``/``update_requests`` count every request that got
   past the key and origin checks and named that id, whatever the outcome.
+- ``history()`` (``GET /__admin__/history``): per order id, every create, update and single read
+  as ``[arrived, "track" | "update" | "read", status, answered]`` (epoch seconds) with the status
+  the client got (``None`` when it got no answer: timeout, reset), faults included, so a soak can
+  tell a create re-sent after the platform had confirmed the order from one its answer was lost for.
 - Unknown paths -> 404 ``{"message": "The route ... could not be found."}``, wrong method -> 405;
   injected faults answer ``{"message": ...}``.
 """
@@ -33,6 +37,7 @@ import math
 import re
 import secrets
 import string
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -186,6 +191,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_HISTORY_ACTIONS = {
+    "POST /api/orders/track": "track",
+    "POST /api/orders/update": "update",
+    "GET /api/external/orders/{external_id}": "read",
+}
+
+
 class OrderRepoSimulator(SimulatorServer):
     """OrderRepo: X-API-KEY + Origin checked order tracking, status reads and events."""
 
@@ -217,6 +229,7 @@ class OrderRepoSimulator(SimulatorServer):
         self.route("PUT", "/orders/{external_id}/status", self._admin_status, admin=True)
         self.route("PUT", "/settings", self._admin_settings, admin=True)
         self.route("GET", "/events", lambda r: Response.json(200, {"events": self.events()}), admin=True)
+        self.route("GET", "/history", lambda r: Response.json(200, {"history": self.history()}), admin=True)
 
     @property
     def credentials(self) -> dict[str, Any]:
@@ -233,6 +246,7 @@ class OrderRepoSimulator(SimulatorServer):
             self._orders: dict[str, dict[str, Any]] = {}
             self._requests: dict[str, dict[str, int]] = {}
             self._events: list[dict[str, Any]] = []
+            self._history: dict[str, list[list[Any]]] = {}
             self.allowed_origins = list(self._initial["allowed_origins"])
             self.event_keys = dict(self._initial["events"])
             self.monthly_limit_reached = False
@@ -465,6 +479,37 @@ class OrderRepoSimulator(SimulatorServer):
     def order(self, external_id: str) -> dict[str, Any] | None:
         """One stored order (same shape as an orders() entry), or None."""
         return next((o for o in self.orders() if o["external_id"] == external_id), None)
+
+    def history(self) -> dict[str, list[list[Any]]]:
+        """Per order id: ``[arrived, action, status, answered]`` of every create, update and read of it."""
+        with self.lock:
+            return copy.deepcopy(self._history)
+
+    def _serve(self, handler: Any, request: Request) -> None:
+        """Serve as the base does, noting when the request arrived (a held request is logged when it ends)."""
+        request.context["arrived"] = time.time()
+        super()._serve(handler, request)
+
+    def _record(self, request: Request, status: int | None, fault: str | None) -> None:
+        """The base's request log, plus the order's history (with the status after any fault)."""
+        super()._record(request, status, fault)
+        action = _HISTORY_ACTIONS.get(f"{request.method} {request.route}")
+        if action is None:
+            return
+        if action == "read":
+            order_id = request.path.rsplit("/", 1)[-1]
+        else:
+            try:
+                body = request.json()
+            except (ValueError, UnicodeDecodeError):
+                return
+            order_id = body.get("id") if isinstance(body, dict) else None
+            if not isinstance(order_id, str):
+                return
+        answered = time.time()
+        arrived = request.context.get("arrived", answered)
+        with self.lock:
+            self._history.setdefault(order_id.strip(), []).append([arrived, action, status, answered])
 
     def requests_by_id(self) -> dict[str, dict[str, int]]:
         """Track/update request counts per id, including ids never stored."""

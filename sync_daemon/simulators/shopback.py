@@ -8,15 +8,19 @@ Checks, in order, each answered with HTTP 200 ``text/plain``:
 3. ``offer_id`` is not the offer the click belongs to →
    ``success=false; err_msg=Request offer #<requested> does not match session offer #<session>.``
 4. the transaction id already has a conversion → ``success=false; err_msg=Duplicate recorded with Trans. ID``
-5. ``adv_sub`` missing → ``success=false; err_msg=Missing adv_sub``; ``amount`` not a plain
-   non-negative number → ``success=false; err_msg=Invalid amount``
+5. ``adv_sub`` missing → ``success=false; err_msg=Missing adv_sub``; not "alphanumeric" in the
+   strict reading (1–64 ASCII letters, digits and underscores, as the contract's ``order_123``)
+   → ``success=false; err_msg=Invalid adv_sub``; ``amount`` not a plain non-negative number with
+   at most two decimals → ``success=false; err_msg=Invalid amount``; an optional ``adv_sub2…5`` /
+   ``adv_unique1…5`` with a control character or over 255 characters → ``Invalid <name>``
 6. otherwise the conversion is recorded and the answer is ``sucess=true;`` — misspelled, as the
    contract documents it (``correct_spelling=True`` answers ``success=true;``).
 
 Choices where the contract is silent:
 
 - The contract has no row for a wrong token; rule 1's text is our choice (HasOffers-style).
-  Rules 5's texts are ours too: the contract documents no answer for them.
+  Rules 5's texts are ours too: the contract documents no answer for them, nor the characters it
+  allows (docs/shopback.md gives the strict reading, which the daemon's mapping checks too).
 - Clicks are registered (``register_click``, ``POST /__admin__/clicks``) with the offer they
   belong to; an unknown click id is ``Invalid Trans. ID``, as for a click ShopBack never issued.
   ``accept_unknown_clicks=True`` treats any well-formed id as a click of this simulator's offer.
@@ -45,7 +49,11 @@ from .base import Request, Response, SimulatorServer, admin_error, admin_json
 
 ENDPOINT = "/aff_lsr"
 TRANSACTION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-_AMOUNT = re.compile(r"\d+(\.\d+)?")
+_AMOUNT = re.compile(r"\d+(\.\d{1,2})?")
+ADV_SUB = re.compile(r"[A-Za-z0-9_]{1,64}")
+OPTIONAL_FIELDS = (*(f"adv_sub{n}" for n in range(2, 6)), *(f"adv_unique{n}" for n in range(1, 6)))
+OPTIONAL_MAX_LENGTH = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ALNUM = string.ascii_letters + string.digits
 
 SUCCESS_DOCUMENTED = "sucess=true;"
@@ -55,6 +63,7 @@ INVALID_TRANSACTION = "success=false; err_msg=Invalid Trans. ID"
 DUPLICATE = "success=false; err_msg=Duplicate recorded with Trans. ID"
 OFFER_MISMATCH = "success=false; err_msg=Request offer #{requested} does not match session offer #{session}."
 MISSING_ADV_SUB = "success=false; err_msg=Missing adv_sub"
+INVALID_FIELD = "success=false; err_msg=Invalid {field}"
 INVALID_AMOUNT = "success=false; err_msg=Invalid amount"
 
 MAINTENANCE_TEXT = "maintenance"
@@ -242,8 +251,14 @@ class ShopBackSimulator(SimulatorServer):
             return text(DUPLICATE)
         if not query.get("adv_sub", "").strip():
             return text(MISSING_ADV_SUB)
+        if not ADV_SUB.fullmatch(query["adv_sub"]):
+            return text(INVALID_FIELD.format(field="adv_sub"))
         if not _AMOUNT.fullmatch(query.get("amount", "")):
             return text(INVALID_AMOUNT)
+        for name in OPTIONAL_FIELDS:
+            value = query.get(name, "")
+            if len(value) > OPTIONAL_MAX_LENGTH or _CONTROL.search(value):
+                return text(INVALID_FIELD.format(field=name))
         params = {key: value for key, value in request.query_list if key != "security_token"}
         conversion = {
             "transaction_id": transaction_id,

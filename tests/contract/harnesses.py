@@ -32,6 +32,11 @@ class PlatformHarness:
     name: ClassVar[str]  # the platform's name in the registry (its settings section)
     # The platform's own words for the refusal ``refuse`` provokes; the error must carry them.
     refusal_message: ClassVar[str]
+    # The paths (regular expressions for fault rules) of its create, read-one and update requests,
+    # for a platform with an update API; None for one without.
+    create_path: ClassVar[str | None] = None
+    read_path: ClassVar[str | None] = None
+    update_path: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.simulator = self.make_simulator()
@@ -117,6 +122,9 @@ class OrderRepoHarness(PlatformHarness):
 
     name = "orderrepo"
     refusal_message = "Validation error (email: The email field must be a valid email address.)"
+    create_path = "^/api/orders/track$"
+    read_path = "^/api/external/orders/[^/]+$"
+    update_path = "^/api/orders/update$"
 
     def make_simulator(self) -> OrderRepoSimulator:
         """An OrderRepo simulator that allows the shop's Origin."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -70,13 +71,16 @@ def payload_for(lane: Destination, harness: PlatformHarness, order_id: int = ORD
 
 @contextlib.contextmanager
 def engine_for(
-    shop: Any, harness: PlatformHarness, state_dir: Any, section: dict[str, Any]
+    shop: Any, harness: PlatformHarness, state_dir: Any, section: dict[str, Any], retries: int = 1
 ) -> Iterator[tuple[Engine, Ledger]]:
-    """An engine syncing the WooCommerce simulator to this platform alone, on a ledger in ``state_dir``."""
+    """An engine syncing the WooCommerce simulator to this platform alone, on a ledger in ``state_dir``.
+
+    A failed delivery is retried ``retries`` times, each ``RETRY_SECONDS`` later, then it is dead.
+    """
     settings = Settings.model_validate({
         "state_dir": str(state_dir),
         "woocommerce": {"url": shop.url, "consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret},
-        "delivery": {"retry_schedule_seconds": [RETRY_SECONDS], "retry_jitter": 0},
+        "delivery": {"retry_schedule_seconds": [RETRY_SECONDS] * retries, "retry_jitter": 0},
         harness.name: section,
     })
     ledger = SqliteLedger.open(state_dir)
@@ -232,6 +236,34 @@ class PlatformContract:
                     break
             row = ledger.delivery(ORDER_ID, harness.lane)
         assert (row["state"], row["attempts"]) == ("delivered", 2)
+        assert harness.orders_held() == 1
+
+    @pytest.mark.parametrize("failing_step", ["read", "update"])
+    def test_a_failed_recovery_step_is_retried_as_an_update_not_a_second_create(
+        self, harness, shop, tmp_path, failing_step
+    ):
+        if harness.update_path is None:
+            pytest.skip(f"{harness.name} has no update API")
+        shop.add_orders([harness.order(ORDER_ID)])
+        # create (500 after commit) → create (refused: exists) → read → update, the read or the
+        # update answering 500 → the next attempt must update, not create a third time.
+        harness.simulator.add_fault("commit_then_500", method="POST", path=harness.create_path, count=1)
+        method, path = ("GET", harness.read_path) if failing_step == "read" else ("POST", harness.update_path)
+        harness.simulator.add_fault("status", status=500, method=method, path=path, count=1)
+        with engine_for(shop, harness, tmp_path, harness.section(), retries=5) as (engine, ledger):
+            for _ in range(40):
+                if engine.sync_pass().delivered:
+                    break
+                time.sleep(RETRY_SECONDS)
+            row = ledger.delivery(ORDER_ID, harness.lane)
+        # (Without the request a previous test left hanging on a timeout fault: it is logged when it ends.)
+        log = [entry for entry in harness.simulator.request_log() if entry["fault"] != "timeout"]
+        creates = [entry["status"] for entry in log if re.search(harness.create_path, entry["path"])]
+        updates = [entry["status"] for entry in log if re.search(harness.update_path, entry["path"])]
+        assert row["state"] == "delivered", row["last_error"]
+        # The platform confirmed the order at the second create: after that, only updates.
+        assert creates == [500, 422]
+        assert updates == ([500, 200] if failing_step == "update" else [200])
         assert harness.orders_held() == 1
 
     # -- the connection check ----------------------------------------------------------------

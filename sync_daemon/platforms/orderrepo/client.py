@@ -19,6 +19,8 @@ from sync_daemon.core.errors import (
     PermanentError,
     QuotaError,
     RetryableError,
+    RetryAsUpdate,
+    SyncError,
 )
 from sync_daemon.core.order import Order
 from sync_daemon.platforms.base import MappingResult, PushResult, ShopContext
@@ -191,17 +193,44 @@ class OrderRepoDestination:
             # The contract says only that duplicates "are rejected", not how: any refusal is checked
             # against the read endpoint, so a create whose answer was lost (crash, timeout) is
             # recognised whatever the wording, and a genuinely invalid order costs one more GET.
-            existing = self.client.get_order(payload["id"])
-            if existing is not None:
-                update = self.client.request("POST", "/api/orders/update", json=payload)
-                self.client.raise_for_status(update)
-                return PushResult(remote_id=payload["id"], detail="already existed (confirmed); brought up to date")
-            if _is_duplicate_id(response):
-                raise RetryableError(f"{PLATFORM}: id {payload['id']} reported as taken but cannot be read yet")
+            recovered = self._recover(payload, duplicate=_is_duplicate_id(response))
+            if recovered is not None:
+                return recovered
         if response.status_code == 404:
             raise ConfigurationError(f"{PLATFORM}: HTTP 404 from {http.safe_url(response.url)}: is base_url right?")
         self.client.raise_for_status(response)
         return PushResult(remote_id=payload["id"], detail="created")
+
+    def _recover(self, payload: Mapping[str, Any], *, duplicate: bool) -> PushResult | None:
+        """A refused create: confirm the order exists and bring it up to date (None: it does not exist).
+
+        Once OrderRepo is known to hold the order (its refusal named the id as taken, or the read
+        found it), a step that fails raises ``RetryAsUpdate`` around its error: the next attempt
+        updates instead of sending the create again. A genuinely invalid order goes on to its refusal.
+        """
+        order_id = str(payload["id"])
+        try:
+            existing = self.client.get_order(order_id)
+        except PermanentError:
+            raise
+        except SyncError as error:
+            if duplicate:
+                raise RetryAsUpdate(f"{error} (the id is taken: retried as an update)", remote_id=order_id,
+                                    http_status=error.http_status) from error
+            raise
+        if existing is None:
+            if duplicate:
+                raise RetryableError(f"{PLATFORM}: id {order_id} reported as taken but cannot be read yet")
+            return None
+        try:
+            update = self.client.request("POST", "/api/orders/update", json=payload)
+            self.client.raise_for_status(update)
+        except PermanentError:
+            raise
+        except SyncError as error:
+            raise RetryAsUpdate(f"{error} (the order exists: retried as an update)", remote_id=order_id,
+                                http_status=error.http_status) from error
+        return PushResult(remote_id=order_id, detail="already existed (confirmed); brought up to date")
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -3,7 +3,9 @@
 Answers (always HTTP 200, text): ``sucess=true;`` / ``success=true;`` → recorded;
 ``Duplicate recorded with Trans. ID`` → delivered ("already recorded"); ``Invalid Trans. ID`` and
 ``Request offer #… does not match session offer #….`` → rejected with the platform's message; an
-``err_msg`` about the security token → credentials pause; anything else → retried
+``err_msg`` about the security token → credentials pause; ``Invalid <field>`` / ``Missing <field>``
+(e.g. ``Invalid adv_sub``: a value ShopBack refuses, which no retry changes) → rejected with the
+platform's message; anything else → retried
 ``UNRECOGNISED_MAX_ATTEMPTS`` times, then dead, with the (masked, shortened) body in the ledger.
 
 The security token never appears in a message: URLs are shown without their query string and
@@ -52,12 +54,16 @@ _OFFER_MISMATCH = re.compile(r"request\s+offer\s+#?\s*\S*\s+does\s+not\s+match\s
 _TOKEN = re.compile(r"security\s*token|\btoken\b", re.I)
 
 
+_INVALID_FIELD = re.compile(r"(?:invalid|missing)\s+(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s*\.?", re.I)
+
+
 
 @dataclass(frozen=True)
 class Answer:
     """What a postback answer means: kind and the platform's own message (masked)."""
 
-    kind: str  # recorded, duplicate, invalid_transaction, offer_mismatch, token, refused, unrecognised
+    # recorded, duplicate, invalid_transaction, offer_mismatch, token, invalid_field, refused, unrecognised
+    kind: str
     message: str = ""
 
 
@@ -93,6 +99,8 @@ def parse_answer(text: str) -> Answer:
         return Answer("offer_mismatch", message)
     if _TOKEN.search(message):
         return Answer("token", message)
+    if _INVALID_FIELD.fullmatch(message):
+        return Answer("invalid_field", message)
     return Answer("refused", message)
 
 

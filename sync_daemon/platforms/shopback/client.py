@@ -80,6 +80,8 @@ class ShopBackDestination:
                 f"{PLATFORM} refused the conversion: {answer.message} "
                 f"(this click belongs to another offer; shopback.offer_id is {payload['offer_id']})"
             )
+        if answer.kind == "invalid_field":
+            raise PermanentError(f"{PLATFORM} refused the conversion: {answer.message} (a value no retry changes)")
         if answer.kind == "token":
             raise AuthError(
                 f"{PLATFORM}: {answer.message} — credentials rejected: check shopback.security_token with your "

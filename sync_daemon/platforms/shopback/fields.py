@@ -5,6 +5,7 @@ Used by the settings (to validate) and by the mapping (to read the order).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,16 @@ def check_extra_fields(value: dict[str, str]) -> dict[str, str]:
         raise ValueError("; ".join(problems))
     return {key: spec.strip() for key, spec in value.items()}
 
+
+
+OPTIONAL_MAX_LENGTH = 255
+OPTIONAL_RULE = f"has a control character or over {OPTIONAL_MAX_LENGTH} characters"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def optional_text_allowed(text: str) -> bool:
+    """Whether an optional field's text may be sent: no control character, at most 255 characters."""
+    return len(text) <= OPTIONAL_MAX_LENGTH and not _CONTROL.search(text)
 
 
 def field_text(value: Any) -> str | None:

@@ -6,14 +6,19 @@ Mapping rules:
   ``_shopback_transaction_id``) holds a click id. Absent or blank → ``NotApplicable`` (the ledger
   counts it as ``skipped``). A click id that is not 1–64 ASCII letters and digits (surrounding
   spaces are trimmed) is rejected locally: ShopBack would only answer ``Invalid Trans. ID``.
-- ``adv_sub`` is the customer-facing order number; ``amount`` is, by ``amount``:
+- ``adv_sub`` is the customer-facing order number. The contract says "alphanumeric" and its own
+  example is ``order_123``: the strict reading, 1–64 ASCII letters, digits and underscores, is
+  checked here; any other number (``INV/2024 #1042``, ``WC-1042``) rejects the order locally, with
+  the reason, instead of a postback ShopBack answers ``Invalid adv_sub``. ``amount`` is, by ``amount``:
   ``total`` = the order total; ``total_excl_shipping`` = total − shipping − shipping tax;
   ``total_excl_shipping_and_tax`` (default) = total − shipping − all tax (``total_tax`` already
   includes the shipping tax, so this equals total − shipping_gross − total_tax + shipping_tax).
   Fees stay in (a negative "discount" fee lowers it), refunds are not subtracted. Two decimals,
   rounded half-up, no thousands separator; a negative amount rejects the order.
 - ``extra_fields`` maps ``adv_sub2…5`` / ``adv_unique1…5`` to order fields (see
-  ``parse_field_spec``); an empty value leaves the parameter out.
+  ``parse_field_spec``); an empty value leaves the parameter out. The contract gives them no
+  format; a value with a control character or over 255 characters is left out too (noted), as
+  it is optional: the conversion must not be lost for it.
 - The payload stored in the ledger is the query WITHOUT the security token; ``push`` adds it.
   Every value is percent-encoded (UTF-8, a space as ``%20``).
 """
@@ -35,7 +40,13 @@ from sync_daemon.platforms.base import MappingResult
 if TYPE_CHECKING:
     pass
 
-from sync_daemon.platforms.shopback.fields import EXTRA_FIELD_KEYS, field_text, parse_field_spec
+from sync_daemon.platforms.shopback.fields import (
+    EXTRA_FIELD_KEYS,
+    OPTIONAL_RULE,
+    field_text,
+    optional_text_allowed,
+    parse_field_spec,
+)
 from sync_daemon.platforms.shopback.settings import ShopBackSettings
 
 CENT = Decimal("0.01")
@@ -48,6 +59,12 @@ TRANSACTION_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 TRANSACTION_ID_RULE = "1 to 64 letters and digits"
+
+
+ADV_SUB = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+ADV_SUB_RULE = "1 to 64 ASCII letters, digits and underscores"
 
 
 
@@ -69,6 +86,18 @@ def transaction_id_of(order: Order, meta_key: str) -> str:
         )
     return value
 
+
+
+def adv_sub_of(order: Order) -> str:
+    """The order number as ``adv_sub``; UnmappableOrder when ShopBack's "alphanumeric" refuses it."""
+    value = (order.number or str(order.id)).strip()
+    if not ADV_SUB.fullmatch(value):
+        shown = value if len(value) <= 70 else value[:67] + "..."
+        raise UnmappableOrder(
+            f"the order number {shown!r} cannot be ShopBack's adv_sub: it must be {ADV_SUB_RULE} "
+            "(ShopBack would answer 'Invalid adv_sub'); see docs/shopback.md"
+        )
+    return value
 
 
 def order_amount(order: Order, basis: str) -> Decimal:
@@ -101,7 +130,7 @@ def map_order(order: Order, settings: ShopBackSettings) -> MappingResult:
         )
     payload: dict[str, str] = {
         "offer_id": settings.offer_id,
-        "adv_sub": order.number or str(order.id),
+        "adv_sub": adv_sub_of(order),
         "transaction_id": transaction_id,
         "amount": format_amount(amount),
     }
@@ -111,6 +140,8 @@ def map_order(order: Order, settings: ShopBackSettings) -> MappingResult:
         text = field_text(parse_field_spec(spec)(order))
         if text is None:
             left_out.append(f"{key} ({spec} is not text)")
+        elif not optional_text_allowed(text):
+            left_out.append(f"{key} ({spec} {OPTIONAL_RULE})")
         elif text:
             payload[key] = text
     note = f"left out: {', '.join(left_out)}" if left_out else None
