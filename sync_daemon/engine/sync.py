@@ -35,6 +35,9 @@ from sync_daemon.source.woocommerce import WooCommerceSource
 log = structlog.get_logger("sync_daemon.engine")
 
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
+# Doublings past this cannot matter (the poll interval is at least 1 s, so 2**20 s is far over the cap);
+# without a bound, 2 ** 1024 no longer converts to a float after ~10 days of failures (OverflowError).
+_MAX_DOUBLINGS = 20
 
 
 @dataclass
@@ -197,7 +200,7 @@ class Engine:
     def _source_failed(self, summary: PassSummary, error: SyncError) -> None:
         backoff = self._backoff
         backoff.failures += 1
-        delay = min(backoff.interval * (2 ** (backoff.failures - 1)), SOURCE_BACKOFF_CAP_SECONDS)
+        delay = source_backoff_delay(backoff.interval, backoff.failures)
         backoff.next_poll_at = self.clock() + delay - backoff.interval
         message = redact(str(error))
         summary.source_error = message
@@ -352,6 +355,12 @@ class Engine:
     def resync(self, order_id: int, destination: str | None = None) -> list[ResyncResult]:
         """Fetch one order now, re-map and push it whatever its ledger state."""
         return resync_order(self, order_id, destination)
+
+
+def source_backoff_delay(interval: float, failures: int) -> float:
+    """Seconds until WooCommerce is read again after ``failures`` failed polls in a row: doubling, capped."""
+    doublings = min(max(failures - 1, 0), _MAX_DOUBLINGS)
+    return min(interval * 2.0**doublings, SOURCE_BACKOFF_CAP_SECONDS)
 
 
 def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:
