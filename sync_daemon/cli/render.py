@@ -30,7 +30,8 @@ def print_summary(data: dict[str, Any]) -> None:
     result = data["last_poll_result"] or "never"
     console.print(f"last poll: {data['last_poll_at'] or 'never'} ({result})")
     if data["last_poll_error"]:
-        console.print(redact(f"last WooCommerce error: {data['last_poll_error']}"))
+        source = "" if result == "error" else "WooCommerce "  # "error": the pass itself failed, not the shop
+        console.print(redact(f"last {source}error: {data['last_poll_error']}"))
     tracking = data.get("tracking") or {}
     if tracking.get("tracked"):
         console.print(

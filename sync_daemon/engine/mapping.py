@@ -8,6 +8,7 @@ from typing import Any
 from sync_daemon.core.errors import NotApplicable, UnmappableOrder
 from sync_daemon.core.order import Order
 from sync_daemon.core.outcome import IngestItem, Mapped
+from sync_daemon.core.storable import storable, text_problem
 from sync_daemon.platforms import Destination, StatusSource
 
 
@@ -28,13 +29,14 @@ class OrderMapper:
     def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
         """Parse a raw order once and map it for each destination; failures become rejections."""
         names = list(names or self.destinations)
-        modified = order_modified_key(raw)
+        # A text no ledger can store would fail the whole page's write: the order is refused instead.
+        problem = text_problem(raw)
+        if problem:
+            return self.rejected(raw, f"unusable WooCommerce data: {problem}; correct it in WooCommerce", names)
         try:
             order = Order.from_wc(raw)
         except UnmappableOrder as error:
-            reason = f"unusable WooCommerce data: {error}"
-            mapped = [self._rejection(name, reason) for name in names]
-            return IngestItem(raw["id"], str(raw.get("number") or raw["id"]), modified, str(raw.get("status")), mapped)
+            return self.rejected(raw, f"unusable WooCommerce data: {error}", names)
         mapped = []
         for name in names:
             destination = self.destinations[name]
@@ -47,7 +49,14 @@ class OrderMapper:
                 mapped.append(Mapped(name, None, rejection=str(error), skipped=True))
                 continue
             mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
+        modified = order_modified_key(raw)
         return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
+
+    def rejected(self, raw: dict[str, Any], reason: str, names: Sequence[str] | None = None) -> IngestItem:
+        """The order as refused by every destination (or ``names``) for ``reason``, its texts made storable."""
+        mapped = [self._rejection(name, storable(reason)) for name in names or self.destinations]
+        number, status = storable(str(raw.get("number") or raw["id"])), storable(str(raw.get("status")))
+        return IngestItem(raw["id"], number, storable(order_modified_key(raw)), status, mapped)
 
     def _tracking_id(self, order: Order) -> str | None:
         for source in self.status_sources:

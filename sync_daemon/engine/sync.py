@@ -8,6 +8,7 @@ in flight per destination, so one slow or paused platform never delays another.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,9 +20,10 @@ import structlog
 
 from sync_daemon.config import Settings
 from sync_daemon.core.errors import SyncError
-from sync_daemon.core.outcome import Due, Outcome
+from sync_daemon.core.outcome import Due, IngestItem, Outcome
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.retry import RetryPolicy
+from sync_daemon.core.storable import storable
 from sync_daemon.core.workers import WorkerPool
 from sync_daemon.engine.classify import send_and_classify
 from sync_daemon.engine.dispatch import Dispatcher, Lanes
@@ -50,11 +52,13 @@ class PassSummary:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    unstorable: int = 0  # orders the ledger refused even as rejections: left out, each logged with its id
     other_status: int = 0
     delivered: int = 0
     retrying: int = 0
     paused: int = 0
     source_error: str | None = None
+    error: str | None = None  # the pass itself failed (a bug, the ledger): nothing read was recorded
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data."""
@@ -158,10 +162,14 @@ class Engine:
             if not read_source:
                 pass
             elif now >= self._backoff.next_poll_at:
-                self._read_source(summary, dispatcher)
+                self._read_source_guarded(summary, dispatcher)
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
-            dispatcher.drain()
+            try:
+                dispatcher.drain()
+            except Exception as error:
+                self._pass_failed(summary, error)
+                raise
             self.last_summary = summary
             if read_source or summary.delivered or summary.retrying or summary.rejected:
                 log.info("pass finished", **summary.as_dict())
@@ -197,6 +205,22 @@ class Engine:
             last_poll_error=None,
         )
 
+    def _read_source_guarded(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
+        """Read and record; a failure not WooCommerce's is the pass's, reported; what is due still goes out."""
+        try:
+            self._read_source(summary, dispatcher)
+        except Exception as error:  # noqa: BLE001 - shown in status, /healthz and /metrics; the next pass tries again
+            log.exception("the pass failed; the cursor stays where it was")
+            self._pass_failed(summary, error)
+
+    def _pass_failed(self, summary: PassSummary, error: Exception) -> None:
+        """Note a pass that failed (not WooCommerce) in its summary and, for ``status``, in the ledger."""
+        summary.error = redact(f"{type(error).__name__}: {storable(str(error))}")[:500]
+        stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds")
+        with contextlib.suppress(Exception):  # the ledger itself may be what failed
+            self.ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
+                                 last_poll_error=f"the pass failed: {summary.error}")
+
     def _source_failed(self, summary: PassSummary, error: SyncError) -> None:
         backoff = self._backoff
         backoff.failures += 1
@@ -231,7 +255,7 @@ class Engine:
                     # Never taken part and not in a status that is synced: a pending payment, say.
                     summary.other_status += 1
                     continue
-                items.append(self.map_raw(raw))
+                items.append(self._map_isolated(raw))
                 continue
             # A known order is followed whatever its status now: its cancellation or completion
             # is an update (and an event) for the platforms that have it.
@@ -241,9 +265,9 @@ class Engine:
                 if not missing:
                     summary.unchanged += 1
                     continue
-                items.append(self.map_raw(raw, missing))  # a platform enabled since it was recorded
+                items.append(self._map_isolated(raw, missing))  # a platform enabled since it was recorded
                 continue
-            items.append(self.map_raw(raw))
+            items.append(self._map_isolated(raw))
         if items:
             # A known order that changed may still have a request out (edited mid-scan): its rows
             # are recorded again only once that request is back. New orders have none out.
@@ -254,6 +278,16 @@ class Engine:
             summary.rejected += counts["rejected"]
             summary.unchanged += counts["unchanged"]
             summary.skipped += counts["skipped"]
+            summary.unstorable += counts["unstorable"]
+
+    def _map_isolated(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
+        """Map one order; a bug that one order's data trips becomes that order's rejection, not the page's failure."""
+        try:
+            return self.map_raw(raw, names)
+        except Exception as error:  # noqa: BLE001 - logged with the traceback; the order is refused, the page goes on
+            log.exception("mapping an order failed; it is recorded as rejected", order_id=raw["id"])
+            reason = redact(f"internal error while mapping: {type(error).__name__}: {error}")[:500]
+            return self.mapper.rejected(raw, reason, names)
 
     # -- delivery -------------------------------------------------------------------------
 
