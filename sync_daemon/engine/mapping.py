@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import structlog
+
 from sync_daemon.core.errors import NotApplicable, UnmappableOrder
 from sync_daemon.core.order import Order
 from sync_daemon.core.outcome import IngestItem, Mapped
+from sync_daemon.core.redaction import redact
 from sync_daemon.core.storable import storable, text_problem
 from sync_daemon.platforms import Destination, StatusSource
+
+log = structlog.get_logger("sync_daemon.engine")
 
 
 def order_modified_key(raw: dict[str, Any]) -> str:
@@ -51,6 +56,14 @@ class OrderMapper:
             mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
         modified = order_modified_key(raw)
         return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
+
+    def map_guarded(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
+        """``map_raw``; a bug that one order's data trips becomes that order's rejection, not its page's failure."""
+        try:
+            return self.map_raw(raw, names)
+        except Exception as error:  # noqa: BLE001 - logged with the traceback; the order is refused, the page goes on
+            log.exception("mapping an order failed; it is recorded as rejected", order_id=raw["id"])
+            return self.rejected(raw, redact(f"internal error while mapping: {type(error).__name__}: {error}"), names)
 
     def rejected(self, raw: dict[str, Any], reason: str, names: Sequence[str] | None = None) -> IngestItem:
         """The order as refused by every destination (or ``names``) for ``reason``, its texts made storable."""

@@ -20,7 +20,7 @@ import structlog
 
 from sync_daemon.config import Settings
 from sync_daemon.core.errors import SyncError
-from sync_daemon.core.outcome import Due, IngestItem, Outcome
+from sync_daemon.core.outcome import Due, Outcome
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.retry import RetryPolicy
 from sync_daemon.core.storable import storable
@@ -162,13 +162,17 @@ class Engine:
             if not read_source:
                 pass
             elif now >= self._backoff.next_poll_at:
-                self._read_source_guarded(summary, dispatcher)
+                try:
+                    self._read_source(summary, dispatcher)
+                except Exception as error:  # noqa: BLE001 - shown in status, /healthz, /metrics; the next pass retries
+                    log.exception("the pass failed; the cursor stays where it was")
+                    _pass_failed(self.ledger, self.clock(), summary, error)
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
             try:
                 dispatcher.drain()
             except Exception as error:
-                self._pass_failed(summary, error)
+                _pass_failed(self.ledger, self.clock(), summary, error)
                 raise
             self.last_summary = summary
             if read_source or summary.delivered or summary.retrying or summary.rejected:
@@ -205,22 +209,6 @@ class Engine:
             last_poll_error=None,
         )
 
-    def _read_source_guarded(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
-        """Read and record; a failure not WooCommerce's is the pass's, reported; what is due still goes out."""
-        try:
-            self._read_source(summary, dispatcher)
-        except Exception as error:  # noqa: BLE001 - shown in status, /healthz and /metrics; the next pass tries again
-            log.exception("the pass failed; the cursor stays where it was")
-            self._pass_failed(summary, error)
-
-    def _pass_failed(self, summary: PassSummary, error: Exception) -> None:
-        """Note a pass that failed (not WooCommerce) in its summary and, for ``status``, in the ledger."""
-        summary.error = redact(f"{type(error).__name__}: {storable(str(error))}")[:500]
-        stamp = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds")
-        with contextlib.suppress(Exception):  # the ledger itself may be what failed
-            self.ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
-                                 last_poll_error=f"the pass failed: {summary.error}")
-
     def _source_failed(self, summary: PassSummary, error: SyncError) -> None:
         backoff = self._backoff
         backoff.failures += 1
@@ -255,7 +243,7 @@ class Engine:
                     # Never taken part and not in a status that is synced: a pending payment, say.
                     summary.other_status += 1
                     continue
-                items.append(self._map_isolated(raw))
+                items.append(self.mapper.map_guarded(raw))
                 continue
             # A known order is followed whatever its status now: its cancellation or completion
             # is an update (and an event) for the platforms that have it.
@@ -265,9 +253,9 @@ class Engine:
                 if not missing:
                     summary.unchanged += 1
                     continue
-                items.append(self._map_isolated(raw, missing))  # a platform enabled since it was recorded
+                items.append(self.mapper.map_guarded(raw, missing))  # a platform enabled since it was recorded
                 continue
-            items.append(self._map_isolated(raw))
+            items.append(self.mapper.map_guarded(raw))
         if items:
             # A known order that changed may still have a request out (edited mid-scan): its rows
             # are recorded again only once that request is back. New orders have none out.
@@ -280,14 +268,6 @@ class Engine:
             summary.skipped += counts["skipped"]
             summary.unstorable += counts["unstorable"]
 
-    def _map_isolated(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
-        """Map one order; a bug that one order's data trips becomes that order's rejection, not the page's failure."""
-        try:
-            return self.map_raw(raw, names)
-        except Exception as error:  # noqa: BLE001 - logged with the traceback; the order is refused, the page goes on
-            log.exception("mapping an order failed; it is recorded as rejected", order_id=raw["id"])
-            reason = redact(f"internal error while mapping: {type(error).__name__}: {error}")[:500]
-            return self.mapper.rejected(raw, reason, names)
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -395,6 +375,15 @@ def source_backoff_delay(interval: float, failures: int) -> float:
     """Seconds until WooCommerce is read again after ``failures`` failed polls in a row: doubling, capped."""
     doublings = min(max(failures - 1, 0), _MAX_DOUBLINGS)
     return min(interval * 2.0**doublings, SOURCE_BACKOFF_CAP_SECONDS)
+
+
+def _pass_failed(ledger: Ledger, now: float, summary: PassSummary, error: Exception) -> None:
+    """Note a pass that failed (not WooCommerce) in its summary and, for ``status``, in the ledger."""
+    summary.error = redact(f"{type(error).__name__}: {storable(str(error))}")[:500]
+    stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+    with contextlib.suppress(Exception):  # the ledger itself may be what failed
+        ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
+                        last_poll_error=f"the pass failed: {summary.error}")
 
 
 def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:

@@ -15,7 +15,7 @@ kept ``/healthz`` and the webhook routes unreachable. Its documented hooks are e
   this module's, with the count of those held back (2 000 requests had written 463 "Task queue
   depth" warnings).
 
-The slow-client figures are in README (Performance), measured with ``python -m bench.slow_clients``.
+The slow-client figures (docs/webhooks.md) are measured with ``python -m bench.slow_clients``.
 """
 
 from __future__ import annotations
