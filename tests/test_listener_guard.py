@@ -56,6 +56,18 @@ def test_a_request_still_arriving_after_the_bound_is_closed(tmp_path: Path, monk
     assert sent < 60  # closed after about a second's worth of bytes, not at some other limit
 
 
+def test_a_client_over_its_connection_share_loses_its_oldest_waiting_connection(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(listener_guard, "REQUEST_READ_SECONDS", 3600.0)  # only the per-client share closes here
+    over = 8
+    with serving("after", tmp_path) as address:
+        with SlowClients(address, listener_guard.CONNECTIONS_PER_CLIENT + over, limit_seconds=60) as slow:
+            deadline = time.monotonic() + 30
+            while slow.reconnects < over and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert slow.reconnects >= over, f"{slow.reconnects} connections closed for {over} over the share"
+        assert probe(address, timeout=10) is not None
+
+
 def test_a_burst_of_requests_writes_few_waitress_warnings(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO)
     with serving("after", tmp_path) as address:

@@ -70,7 +70,7 @@ class GuardedChannel(HTTPChannel):
 
     def waiting_since(self) -> float | None:
         """Since when this connection has held a slot without being served (None: it is being served)."""
-        if self.requests or self.total_outbufs_len or self.will_close:
+        if self.requests or self.total_outbufs_len or self.will_close or self.close_when_flushed:
             return None
         return self.reading_since if self.reading_since is not None else self.last_activity
 
