@@ -37,6 +37,7 @@ from sync_daemon.source.woocommerce import WooCommerceSource
 log = structlog.get_logger("sync_daemon.engine")
 
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
+_MAX_ORDER_ID = 2**63 - 1  # a signed 64-bit integer: the ledger's order_id on both backends
 # Doublings past this cannot matter (the poll interval is at least 1 s, so 2**20 s is far over the cap);
 # without a bound, 2 ** 1024 no longer converts to a float after ~10 days of failures (OverflowError).
 _MAX_DOUBLINGS = 20
@@ -230,7 +231,7 @@ class Engine:
     ) -> None:
         # reread: the orders were read on purpose (a webhook hint, the reconcile sweep), so an
         # unchanged date_modified proves nothing; the ledger compares the payload hashes instead.
-        raws = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+        raws = _storable_orders(page, summary)
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
         synced = self.settings.woocommerce.statuses
@@ -384,6 +385,17 @@ def _pass_failed(ledger: Ledger, now: float, summary: PassSummary, error: Except
     with contextlib.suppress(Exception):  # the ledger itself may be what failed
         ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
                         last_poll_error=f"the pass failed: {summary.error}")
+
+
+def _storable_orders(page: Sequence[Any], summary: PassSummary) -> list[dict[str, Any]]:
+    """The page's orders with an id every ledger can hold; one beyond that is logged, counted and left out."""
+    orders = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+    beyond = [raw["id"] for raw in orders if not 0 < raw["id"] <= _MAX_ORDER_ID]
+    if not beyond:
+        return orders
+    log.error("orders with an id no ledger can store are left out", order_ids=beyond[:10], count=len(beyond))
+    summary.unstorable += len(beyond)
+    return [raw for raw in orders if 0 < raw["id"] <= _MAX_ORDER_ID]
 
 
 def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:
