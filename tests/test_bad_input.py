@@ -1,9 +1,10 @@
 """The bad-input corpus (tests/data/bad_orders) through real passes of the engine.
 
-WooCommerce, GoTrack and OrderRepo are the in-process simulators; the ledger is a real SQLite file.
-Every odd order, mixed with valid ones, goes through ``Engine.sync_pass()``: none may crash the pass or
-hold up the valid orders, and each must be delivered correctly or rejected with a reason in plain
-words. Pages are small (10 orders), so odd orders sit on every page, not only the last.
+WooCommerce, GoTrack and OrderRepo are the in-process simulators; the ledger is a real SQLite file,
+and again a real PostgreSQL server (the corpus runs on both backends). Every odd order, mixed with
+valid ones, goes through ``Engine.sync_pass()``: none may crash the pass or hold up the valid
+orders, and each must be delivered correctly or rejected with a reason in plain words. Pages are
+small (10 orders), so odd orders sit on every page, not only the last.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.core.http import json_body
 from sync_daemon.engine.sync import PassSummary
-from sync_daemon.ledger import SqliteLedger
+from sync_daemon.ledger import SqliteLedger, open_postgres
 from sync_daemon.simulators import GoTrackSimulator, OrderRepoSimulator, WooCommerceSimulator
-from sync_daemon.simulators.orders import generate_orders
+from sync_daemon.simulators.orders import generate_orders, make_order
+from tests.conftest import POSTGRES_PASSWORD
 from tests.data.bad_orders import CASES, DELIVERED, FALLBACK_IMAGE, Case, served_order
 
 PLATFORMS = ("gotrack", "orderrepo")
@@ -100,7 +102,13 @@ def serve_odd(source: Any, cases: list[Case]) -> None:
     source._request = bent_request
 
 
-def run_passes(orders: list[dict[str, Any]], cases: list[Case], state: Path, passes: int = 2) -> Run:
+def sqlite_ledger(state: Path) -> Any:
+    return SqliteLedger.open(state)
+
+
+def run_passes(
+    orders: list[dict[str, Any]], cases: list[Case], state: Path, passes: int = 2, open_ledger=sqlite_ledger
+) -> Run:
     """``passes`` passes over the orders; never raises, an escaping exception lands in ``error``."""
     run = Run()
     with (
@@ -110,7 +118,7 @@ def run_passes(orders: list[dict[str, Any]], cases: list[Case], state: Path, pas
     ):
         woocommerce.add_orders(orders)
         settings = settings_for(woocommerce, gotrack, orderrepo, state)
-        ledger = SqliteLedger.open(state)
+        ledger = open_ledger(state)
         engine = build_engine(settings, ledger, threading.Event())
         serve_odd(engine.source, cases)
         try:
@@ -121,7 +129,7 @@ def run_passes(orders: list[dict[str, Any]], cases: list[Case], state: Path, pas
             run.error = traceback.format_exc()
         finally:
             engine.close()
-        for order in orders:
+        for order in (order for order in orders if order["id"] < 2**63):  # (a larger one no ledger can hold)
             for platform in PLATFORMS:
                 row = ledger.delivery(order["id"], platform)
                 if row is not None:
@@ -144,9 +152,14 @@ def run_passes(orders: list[dict[str, Any]], cases: list[Case], state: Path, pas
     return run
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return run_passes([*VALID, *(case.order for case in CASES)], list(CASES), tmp_path_factory.mktemp("corpus"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    open_ledger = sqlite_ledger
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        open_ledger = lambda state: open_postgres(url, shop_id="bad-input.example", password=POSTGRES_PASSWORD)  # noqa: E731
+    orders = [*VALID, *(case.order for case in CASES)]
+    return run_passes(orders, list(CASES), tmp_path_factory.mktemp("corpus"), open_ledger=open_ledger)
 
 
 def total_problems(run: Run, order: dict[str, Any], platform: str) -> list[str]:
@@ -257,3 +270,82 @@ def test_undated_order_on_an_early_page(tmp_path: Path, slug: str) -> None:
         assert outcome_problems(run, raw) == []
     for platform in PLATFORMS:
         assert re.search(getattr(case, platform), run.rows[(case.order_id, platform)]["last_error"] or "")
+
+
+def test_a_failing_pass_shows_in_status_healthz_and_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass whose recording fails (a bug, say) is reported everywhere, and what is due still goes out."""
+    import urllib.error
+    import urllib.request
+
+    from sync_daemon.cli import render
+    from sync_daemon.service.intake import Intake
+
+    with (
+        WooCommerceSimulator() as woocommerce,
+        GoTrackSimulator() as gotrack,
+        OrderRepoSimulator(allowed_origins=(ORIGIN,)) as orderrepo,
+    ):
+        woocommerce.add_orders(generate_orders(3, seed=5, start_id=1))
+        settings = settings_for(woocommerce, gotrack, orderrepo, tmp_path)
+        settings = settings.model_copy(update={"server": settings.server.model_copy(
+            update={"enabled": True, "listen": "127.0.0.1:0"})})
+        intake = Intake(settings)
+        ledger = SqliteLedger.open(tmp_path)
+        engine = build_engine(settings, ledger, threading.Event())
+        try:
+            intake.attach(ledger)
+            intake.start(lambda *args: None, lambda *args: None, lambda only: None)
+            engine.startup()
+            intake.poll_timer()(engine.sync_pass())  # a good pass first: healthy
+            host, port = intake.listener.address
+
+            def get(path: str) -> tuple[int, str]:
+                try:
+                    with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=30) as answer:
+                        return answer.status, answer.read().decode()
+                except urllib.error.HTTPError as error:
+                    return error.code, error.read().decode()
+
+            assert get("/healthz")[0] == 200
+            recent = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)  # after the cursor
+            later = [make_order(order_id, created=recent) for order_id in (10, 11)]
+            woocommerce.add_orders(later)
+
+            def broken(*args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("a bug in recording")
+
+            monkeypatch.setattr(ledger, "ingest", broken)
+            summary = engine.sync_pass()  # must not raise
+            intake.poll_timer()(summary)
+            assert summary.error is not None and "a bug in recording" in summary.error
+            status, body = get("/healthz")
+            assert status == 503 and "the last pass failed" in body and "a bug in recording" in body
+            metrics = get("/metrics")[1]
+            assert 'sync_daemon_polls_total{result="error"} 1.0' in metrics
+            assert "sync_daemon_last_pass_failed 1.0" in metrics
+            data = ledger.summary()
+            assert data["last_poll_result"] == "error" and "a bug in recording" in data["last_poll_error"]
+            with render.console.capture() as captured:
+                render.print_summary(data)
+            assert "(error)" in captured.get() and "a bug in recording" in captured.get()
+            # The next good pass clears it.
+            monkeypatch.undo()
+            intake.poll_timer()(engine.sync_pass())
+            assert get("/healthz")[0] == 200
+            assert "sync_daemon_last_pass_failed 0.0" in get("/metrics")[1]
+            assert [ledger.delivery(order["id"], "gotrack")["state"] for order in later] == ["delivered"] * 2
+        finally:
+            intake.stop()
+            engine.close()
+            ledger.close()
+
+
+@pytest.mark.parametrize("order_id", [2**63, 10**30])
+def test_an_order_id_no_ledger_can_hold_is_left_out_and_counted(tmp_path: Path, order_id: int) -> None:
+    valid = generate_orders(12, seed=7, start_id=1)
+    huge = {**make_order(1), "id": order_id}  # WooCommerce's ids are unsigned 64-bit; the ledger's signed
+    run = run_passes([*valid, huge], [], tmp_path, passes=1)
+    assert run.error is None, run.error
+    assert run.summaries[0].unstorable == 1 and run.summaries[0].error is None
+    for raw in valid:
+        assert outcome_problems(run, raw) == []

@@ -51,7 +51,9 @@ def print_summary(data: dict[str, Any]) -> None:
     else:
         say("last poll: never")
     if data["last_poll_error"]:
-        say(f"last WooCommerce error: {data['last_poll_error']}")
+        # "error": the pass itself failed, not the shop
+        source = "" if data["last_poll_result"] == "error" else "WooCommerce "
+        say(f"last {source}error: {data['last_poll_error']}")
     tracking = data.get("tracking") or {}
     if tracking.get("tracked"):
         say(

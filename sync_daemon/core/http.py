@@ -23,7 +23,7 @@ from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 
 from sync_daemon import __version__
-from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
+from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, SendGate
 from sync_daemon.core.payload import StoredPayload
 from sync_daemon.core.pool import PooledAdapter
@@ -242,9 +242,16 @@ def _prepare_whole(
 
 @contextlib.contextmanager
 def network_errors(platform: str, url: str, timeout: float) -> Iterator[None]:
-    """Turn requests' exceptions (which quote whole URLs) into ``RetryableError``."""
+    """Turn requests' exceptions (which quote whole URLs) into ``RetryableError``.
+
+    A URL that no request can ever reach (a port out of range, say) is the settings' fault, not the
+    network's: ``ConfigurationError``, so the destination waits for a fixed config instead of each
+    order being retried until dead.
+    """
     try:
         yield
+    except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+        raise ConfigurationError(f"{platform}: the URL {safe_url(url)} cannot be used; check its setting") from None
     except requests.exceptions.SSLError as error:
         raise RetryableError(f"{platform}: TLS error talking to {safe_url(url)}: {_reason(error)}") from None
     except requests.exceptions.Timeout:

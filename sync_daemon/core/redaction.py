@@ -55,6 +55,11 @@ def safe_url(url: str) -> str:
     except ValueError:
         return "<unparseable url>"
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number: digits shown as written (a port is no secret)
+        written = parts.netloc.rpartition(":")[2]
+        port = written if written.isdigit() else "?"
+    if port:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))

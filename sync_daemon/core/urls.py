@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AfterValidator
 
@@ -26,11 +26,22 @@ def check_url(value: str, *, require_https: bool) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
+    if not _port_ok(parts):
+        raise ValueError("has a port that is not a number from 1 to 65535")
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query string or fragment")
     if require_https and parts.scheme != "https" and not is_loopback_url(value):
         raise ValueError("must use https:// (credentials travel with every request)")
     return value
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    """True when the URL names no port or a usable one (urllib3 would quietly take port 0 as the default)."""
+    try:
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return port is None or port > 0
 
 
 def origin_of(url: str) -> str:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import structlog
+
 from sync_daemon.core.errors import NotApplicable, UnmappableOrder
 from sync_daemon.core.order import Order
 from sync_daemon.core.outcome import IngestItem, Mapped
+from sync_daemon.core.redaction import redact
+from sync_daemon.core.storable import storable, text_problem
 from sync_daemon.platforms import Destination, StatusSource
+
+log = structlog.get_logger("sync_daemon.engine")
 
 
 def order_modified_key(raw: dict[str, Any]) -> str:
@@ -28,13 +34,14 @@ class OrderMapper:
     def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
         """Parse a raw order once and map it for each destination; failures become rejections."""
         names = list(names or self.destinations)
-        modified = order_modified_key(raw)
+        # A text no ledger can store would fail the whole page's write: the order is refused instead.
+        problem = text_problem(raw)
+        if problem:
+            return self.rejected(raw, f"unusable WooCommerce data: {problem}; correct it in WooCommerce", names)
         try:
             order = Order.from_wc(raw)
         except UnmappableOrder as error:
-            reason = f"unusable WooCommerce data: {error}"
-            mapped = [self._rejection(name, reason) for name in names]
-            return IngestItem(raw["id"], str(raw.get("number") or raw["id"]), modified, str(raw.get("status")), mapped)
+            return self.rejected(raw, f"unusable WooCommerce data: {error}", names)
         mapped = []
         for name in names:
             destination = self.destinations[name]
@@ -47,7 +54,22 @@ class OrderMapper:
                 mapped.append(Mapped(name, None, rejection=str(error), skipped=True))
                 continue
             mapped.append(Mapped(name, result.payload, note=result.note, supports_update=destination.supports_update))
+        modified = order_modified_key(raw)
         return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
+
+    def map_guarded(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
+        """``map_raw``; a bug that one order's data trips becomes that order's rejection, not its page's failure."""
+        try:
+            return self.map_raw(raw, names)
+        except Exception as error:  # noqa: BLE001 - logged with the traceback; the order is refused, the page goes on
+            log.exception("mapping an order failed; it is recorded as rejected", order_id=raw["id"])
+            return self.rejected(raw, redact(f"internal error while mapping: {type(error).__name__}: {error}"), names)
+
+    def rejected(self, raw: dict[str, Any], reason: str, names: Sequence[str] | None = None) -> IngestItem:
+        """The order as refused by every destination (or ``names``) for ``reason``, its texts made storable."""
+        mapped = [self._rejection(name, storable(reason)) for name in names or self.destinations]
+        number, status = storable(str(raw.get("number") or raw["id"])), storable(str(raw.get("status")))
+        return IngestItem(raw["id"], number, storable(order_modified_key(raw)), status, mapped)
 
     def _tracking_id(self, order: Order) -> str | None:
         for source in self.status_sources:

@@ -8,6 +8,7 @@ in flight per destination, so one slow or paused platform never delays another.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from sync_daemon.core.errors import SyncError
 from sync_daemon.core.outcome import Due, Outcome
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.retry import RetryPolicy
+from sync_daemon.core.storable import storable
 from sync_daemon.core.workers import WorkerPool
 from sync_daemon.engine.classify import send_and_classify
 from sync_daemon.engine.dispatch import Dispatcher, Lanes
@@ -36,6 +38,10 @@ from sync_daemon.source.woocommerce import WooCommerceSource
 log = structlog.get_logger("sync_daemon.engine")
 
 SOURCE_BACKOFF_CAP_SECONDS = 900.0
+_MAX_ORDER_ID = 2**63 - 1  # a signed 64-bit integer: the ledger's order_id on both backends
+# Doublings past this cannot matter (the poll interval is at least 1 s, so 2**20 s is far over the cap);
+# without a bound, 2 ** 1024 no longer converts to a float after ~10 days of failures (OverflowError).
+_MAX_DOUBLINGS = 20
 
 
 @dataclass
@@ -48,11 +54,13 @@ class PassSummary:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    unstorable: int = 0  # orders the ledger refused even as rejections: left out, each logged with its id
     other_status: int = 0
     delivered: int = 0
     retrying: int = 0
     paused: int = 0
     source_error: str | None = None
+    error: str | None = None  # the pass itself failed (a bug, the ledger): nothing read was recorded
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data."""
@@ -165,11 +173,20 @@ class Engine:
             if not read_source:
                 pass
             elif now >= self._backoff.next_poll_at:
-                self._read_source(summary, dispatcher)
+                try:
+                    self._read_source(summary, dispatcher)
+                except Exception as error:  # noqa: BLE001 - shown in status, /healthz, /metrics; the next pass retries
+                    log.exception("the pass failed; the cursor stays where it was")
+                    _pass_failed(self.ledger, self.clock(), summary, error)
             else:
                 summary.source_error = f"WooCommerce backoff: next poll in {self._backoff.next_poll_at - now:.0f} s"
-            dispatcher.drain()
-            self._reading = False
+            try:
+                dispatcher.drain()
+            except Exception as error:
+                _pass_failed(self.ledger, self.clock(), summary, error)
+                raise
+            finally:
+                self._reading = False
             self.last_summary = summary
             if read_source or summary.delivered or summary.retrying or summary.rejected:
                 log.info("pass finished", **summary.as_dict())
@@ -212,7 +229,7 @@ class Engine:
     def _source_failed(self, summary: PassSummary, error: SyncError) -> None:
         backoff = self._backoff
         backoff.failures += 1
-        delay = min(backoff.interval * (2 ** (backoff.failures - 1)), SOURCE_BACKOFF_CAP_SECONDS)
+        delay = source_backoff_delay(backoff.interval, backoff.failures)
         backoff.next_poll_at = self.clock() + delay - backoff.interval
         message = redact(str(error))
         summary.source_error = message
@@ -230,7 +247,7 @@ class Engine:
     ) -> None:
         # reread: the orders were read on purpose (a webhook hint, the reconcile sweep), so an
         # unchanged date_modified proves nothing; the ledger compares the payload hashes instead.
-        raws = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+        raws = _storable_orders(page, summary)
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
         synced = self.settings.woocommerce.statuses
@@ -243,7 +260,7 @@ class Engine:
                     # Never taken part and not in a status that is synced: a pending payment, say.
                     summary.other_status += 1
                     continue
-                items.append(self.map_raw(raw))
+                items.append(self.mapper.map_guarded(raw))
                 continue
             # A known order is followed whatever its status now: its cancellation or completion
             # is an update (and an event) for the platforms that have it.
@@ -253,9 +270,9 @@ class Engine:
                 if not missing:
                     summary.unchanged += 1
                     continue
-                items.append(self.map_raw(raw, missing))  # a platform enabled since it was recorded
+                items.append(self.mapper.map_guarded(raw, missing))  # a platform enabled since it was recorded
                 continue
-            items.append(self.map_raw(raw))
+            items.append(self.mapper.map_guarded(raw))
         if items:
             # A known order that changed may still have a request out (edited mid-scan): its rows
             # are recorded again only once that request is back. New orders have none out.
@@ -266,6 +283,8 @@ class Engine:
             summary.rejected += counts["rejected"]
             summary.unchanged += counts["unchanged"]
             summary.skipped += counts["skipped"]
+            summary.unstorable += counts["unstorable"]
+
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -381,6 +400,32 @@ class Engine:
     def resync(self, order_id: int, destination: str | None = None) -> list[ResyncResult]:
         """Fetch one order now, re-map and push it whatever its ledger state."""
         return resync_order(self, order_id, destination)
+
+
+def source_backoff_delay(interval: float, failures: int) -> float:
+    """Seconds until WooCommerce is read again after ``failures`` failed polls in a row: doubling, capped."""
+    doublings = min(max(failures - 1, 0), _MAX_DOUBLINGS)
+    return min(interval * 2.0**doublings, SOURCE_BACKOFF_CAP_SECONDS)
+
+
+def _pass_failed(ledger: Ledger, now: float, summary: PassSummary, error: Exception) -> None:
+    """Note a pass that failed (not WooCommerce) in its summary and, for ``status``, in the ledger."""
+    summary.error = redact(f"{type(error).__name__}: {storable(str(error))}")[:500]
+    stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+    with contextlib.suppress(Exception):  # the ledger itself may be what failed
+        ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
+                        last_poll_error=f"the pass failed: {summary.error}")
+
+
+def _storable_orders(page: Sequence[Any], summary: PassSummary) -> list[dict[str, Any]]:
+    """The page's orders with an id every ledger can hold; one beyond that is logged, counted and left out."""
+    orders = [raw for raw in page if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+    beyond = [raw["id"] for raw in orders if not 0 < raw["id"] <= _MAX_ORDER_ID]
+    if not beyond:
+        return orders
+    log.error("orders with an id no ledger can store are left out", order_ids=beyond[:10], count=len(beyond))
+    summary.unstorable += len(beyond)
+    return [raw for raw in orders if 0 < raw["id"] <= _MAX_ORDER_ID]
 
 
 def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import structlog
+
 from sync_daemon.core.outcome import Due, IngestItem, Mapped, Operation
 from sync_daemon.core.payload import StoredPayload
+from sync_daemon.core.storable import storable
 from sync_daemon.core.transitions import IngestCount, IngestDecision, StoredDelivery, decide_ingest, decide_resync
 from sync_daemon.ledger.deliveries import log_attempt
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
 from sync_daemon.ledger.store import Connection, Store
 
 _LOOKUP_CHUNK = 500  # ids per IN (...) list, well under SQLite's limit on bound parameters
+_COUNTS = ("new", "changed", "rejected", "unchanged", "skipped", "unstorable")
+log = structlog.get_logger("sync_daemon.ledger")
 
 
 class Ingest(Store):
@@ -47,8 +52,50 @@ class Ingest(Store):
         return {order_id: (modified, frozenset(names)) for order_id, (modified, names) in found.items()}
 
     def ingest(self, items: Sequence[IngestItem], *, now: float) -> dict[str, int]:
-        """Record a page of orders and their mapped payloads; returns counts of what changed."""
-        counts: dict[str, int] = {"new": 0, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
+        """Record a page of orders and their mapped payloads; returns counts of what changed.
+
+        One order the ledger refuses (``refuses_data``: a text it cannot hold, a number out of range)
+        must not hold up its page: the page is then written again order by order, the refused order
+        recorded as rejected with the ledger's reason, or, when even that is refused, left out
+        (counted as ``unstorable`` and logged with its id), so the cursor can pass it.
+        """
+        try:
+            return self._ingest_page(items, now)
+        except Exception as error:
+            if not self.refuses_data(error):
+                raise
+        counts = dict.fromkeys(_COUNTS, 0)
+        for item in items:
+            try:
+                one = self._ingest_page([item], now)
+            except Exception as error:
+                if not self.refuses_data(error):
+                    raise
+                one = self._ingest_refused(item, error, now)
+            for key, value in one.items():
+                counts[key] += value
+        return counts
+
+    def _ingest_refused(self, item: IngestItem, error: Exception, now: float) -> dict[str, int]:
+        """Record an order the ledger refused as rejected, for that reason; else count it ``unstorable``."""
+        detail = storable(str(error).splitlines()[0] if str(error) else "")[:200]
+        reason = f"the ledger cannot store this order ({type(error).__name__}: {detail}); correct it in WooCommerce"
+        refused = IngestItem(
+            item.order_id, storable(item.number)[:200], storable(item.modified), storable(item.status)[:100],
+            [Mapped(m.destination, None, rejection=reason, supports_update=m.supports_update) for m in item.mapped],
+        )
+        try:
+            return self._ingest_page([refused], now)
+        except Exception as again:
+            if not self.refuses_data(again):
+                raise
+            log.error("order cannot be stored in the ledger; left out", order_id=storable(str(item.order_id))[:40],
+                      error=f"{type(again).__name__}: {storable(str(again))[:200]}")
+            return {**dict.fromkeys(_COUNTS, 0), "unstorable": 1}
+
+    def _ingest_page(self, items: Sequence[IngestItem], now: float) -> dict[str, int]:
+        """Record orders in one transaction; returns counts of what changed."""
+        counts = dict.fromkeys(_COUNTS, 0)
         stamp = iso_stamp(now)
         with self.transaction() as connection:
             # The page's existing rows in one query, not one query per (order, destination).

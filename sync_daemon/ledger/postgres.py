@@ -174,6 +174,13 @@ class PostgresStore(Store):
         with self._connection() as raw, raw.transaction():
             yield _Connection(raw)
 
+    def refuses_data(self, error: Exception) -> bool:
+        """Values PostgreSQL will not take (a NUL in a text, a number out of range, a value over a limit)."""
+        # A limit exceeded is an OperationalError, which ``_connection`` reports as the ledger unreachable.
+        cause = error.__cause__ if isinstance(error, LedgerUnavailable) else error
+        refused = psycopg.DataError | psycopg.IntegrityError | psycopg.errors.ProgramLimitExceeded
+        return super().refuses_data(error) or isinstance(cause, refused)
+
     @contextmanager
     def snapshot(self) -> Iterator[_Connection]:
         """A repeatable-read transaction: several reads that see one moment."""

@@ -112,6 +112,10 @@ class SqliteStore(Store):
                 raise
             connection.execute("COMMIT")
 
+    def refuses_data(self, error: Exception) -> bool:
+        """Values SQLite will not take (a text or blob over its limit, a constraint), besides the common ones."""
+        return super().refuses_data(error) or isinstance(error, sqlite3.DataError | sqlite3.IntegrityError)
+
     # -- schema ---------------------------------------------------------------------------
 
     def schema_version(self) -> int:

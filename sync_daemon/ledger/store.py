@@ -93,6 +93,13 @@ class Store:
     def vacuum(self) -> None:
         """Compact the ledger now."""
 
+    def refuses_data(self, error: Exception) -> bool:
+        """True when ``error`` is the backend refusing the values written (not the ledger failing).
+
+        Texts it cannot encode and numbers out of range, here; each backend adds its own data errors.
+        """
+        return isinstance(error, UnicodeError | OverflowError)
+
     def try_lead(self) -> bool:
         """Become (or stay) the one daemon that polls and writes back; True while it is."""
         return True

@@ -1,4 +1,4 @@
-"""``GET /healthz``: is the daemon doing its job? A recent successful poll and a writable ledger."""
+"""``GET /healthz``: is the daemon doing its job? A recent successful poll, no failed pass, a writable ledger."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sync_daemon.core.files import check_state_dir_writable
 
 
 class Health:
-    """Answers whether the last poll succeeded within 3 × the interval and the ledger can be written."""
+    """Answers whether the last poll succeeded within 3 × the interval, the last pass did not fail, and the
+    ledger can be written."""
 
     def __init__(
         self,
@@ -21,6 +22,7 @@ class Health:
         interval: Callable[[], float],
         last_success: Callable[[], float | None],
         clock: Callable[[], float] = time.time,
+        last_pass_error: Callable[[], str | None] = lambda: None,
     ) -> None:
         # A SQLite ledger's file, checked here; or a callable naming what keeps a shared ledger from
         # being written (None when nothing does).
@@ -28,6 +30,8 @@ class Health:
         self.interval = interval
         self.last_success = last_success
         self.clock = clock
+        # Why the last pass itself failed (a bug, the ledger refusing a write), until a pass succeeds.
+        self.last_pass_error = last_pass_error
         self.started_at = clock()
 
     def check(self) -> tuple[bool, dict[str, Any]]:
@@ -44,6 +48,9 @@ class Health:
         problem = self.ledger_problem()
         if problem:
             reasons.append(f"ledger not writable: {problem}")
+        failed = self.last_pass_error()
+        if failed:
+            reasons.append(f"the last pass failed: {failed}")
         details = {
             "status": "ok" if not reasons else "unhealthy",
             "last_successful_poll_seconds_ago": None if last is None else round(now - last, 1),

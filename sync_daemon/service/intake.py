@@ -57,7 +57,8 @@ class Intake:
         if settings.server.enabled:
             # Bound now, before the ledger is opened: a port in use is a clear error (exit 2) at start.
             ledger = self._ledger_problem if settings.ledger.shared else self.ledger_path
-            health = Health(ledger, lambda: self.settings.poll_interval_seconds, lambda: self.metrics.last_success_at)
+            health = Health(ledger, lambda: self.settings.poll_interval_seconds, lambda: self.metrics.last_success_at,
+                            last_pass_error=lambda: self.metrics.last_pass_error)
             routes = Routes(lambda: self.settings.server, self.hints, self.metrics, health, self.tracktor_hints)
             self.listener = Listener(ListenerApp(routes), settings.server)
 
@@ -184,8 +185,11 @@ class Intake:
         started = time.monotonic()
 
         def finished(summary: Any) -> None:
-            ok = summary is not None and summary.source_error is None
-            self.metrics.poll_finished(time.monotonic() - started, ok)
+            # No summary: the pass raised (logged with its traceback by the runner).
+            error = "the pass raised an exception (see the log)" if summary is None else summary.error
+            ok = error is None and summary.source_error is None
+            unstorable = 0 if summary is None else summary.unstorable
+            self.metrics.poll_finished(time.monotonic() - started, ok, error=error, unstorable=unstorable)
             self._polls += 1
             every = self.settings.server.webhook_check_every_polls
             if ok and every and self._polls % every == 0 and self._webhooks_in_use():

@@ -24,6 +24,7 @@ from waitress.server import create_server
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.server_settings import ServerSettings
 from sync_daemon.platforms.tracktor.webhook import webhook_order_ids
+from sync_daemon.service import listener_guard
 from sync_daemon.service.health import Health
 from sync_daemon.service.hints import EVERYTHING, HintBox
 from sync_daemon.service.metrics import CONTENT_TYPE, Metrics
@@ -182,13 +183,14 @@ class Listener:
             self.server = create_server(
                 app, host=host, port=port, threads=settings.threads, ident="sync-daemon",
                 max_request_body_size=settings.max_body_bytes, clear_untrusted_proxy_headers=True,
-                channel_timeout=30, expose_tracebacks=False,
+                expose_tracebacks=False, **listener_guard.SERVER_OPTIONS,
             )
         except OSError as error:
             raise ConfigurationError(
                 f"server.listen = {settings.listen}: cannot listen there ({error.strerror or error}); "
                 "is another sync-daemon or program using the port? Change [server] listen or stop the other one"
             ) from None
+        listener_guard.install(self.server)  # slow clients and anonymous log volume (listener_guard.py)
         self.thread = threading.Thread(target=self.server.run, name="listener", daemon=True)
 
     @property

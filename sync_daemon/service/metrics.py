@@ -159,6 +159,15 @@ class Metrics:
             "sync_daemon_last_successful_poll_timestamp_seconds", "When the last successful poll ended",
             registry=self.registry,
         )
+        self.last_pass_failed = Gauge(
+            "sync_daemon_last_pass_failed", "1 when the last pass itself failed (not WooCommerce): see the log",
+            registry=self.registry,
+        )
+        self.last_pass_error: str | None = None
+        self.orders_unstorable = Counter(
+            "sync_daemon_orders_unstorable", "Orders the ledger could not store even as rejections: left out",
+            registry=self.registry,
+        )
         self.rereads = Counter(
             "sync_daemon_orders_reread", "Orders re-read on purpose, by reason and what was found",
             ["reason", "found"], registry=self.registry,
@@ -174,10 +183,16 @@ class Metrics:
         """Read the ledger's series through ``view`` at every scrape from now on."""
         self.registry.register(LedgerCollector(view))
 
-    def poll_finished(self, seconds: float, ok: bool, *, now: float | None = None) -> None:
-        """Record one poll's duration and result."""
+    def poll_finished(
+        self, seconds: float, ok: bool, *, now: float | None = None, error: str | None = None, unstorable: int = 0
+    ) -> None:
+        """Record one poll's duration and result; ``error``: the pass itself failed (result ``error``)."""
         self.poll_duration.observe(seconds)
-        self.polls.labels("ok" if ok else "failed").inc()
+        self.polls.labels("error" if error else "ok" if ok else "failed").inc()
+        self.last_pass_error = error
+        self.last_pass_failed.set(1 if error else 0)
+        if unstorable:
+            self.orders_unstorable.inc(unstorable)
         if ok:
             with self._lock:
                 self.last_success_at = now if now is not None else time.time()

@@ -97,9 +97,29 @@ class LedgerContract:
 
     # -- ingest ---------------------------------------------------------------------------
 
+    def test_an_order_the_ledger_refuses_is_rejected_and_the_rest_of_its_page_goes_on(self, ledger):
+        # A lone surrogate no backend can encode, a NUL PostgreSQL refuses (SQLite takes it as it is).
+        refused = [dataclasses.replace(item(2), number="77\ud80001"), dataclasses.replace(item(3), status="pro\x00c")]
+        counts = ledger.ingest([item(1), *refused, item(4)], now=NOW)
+        assert counts["new"] + counts["rejected"] == 4 and counts["unstorable"] == 0
+        assert [state(ledger, order_id) for order_id in (1, 4)] == ["pending", "pending"]
+        row = ledger.delivery(2, "a")
+        assert row["state"] == "rejected"
+        assert "the ledger cannot store this order" in row["last_error"]
+        assert ledger.order_history(2)["order"]["number"] == "77\\ud80001"  # stored escaped
+        assert state(ledger, 3) in ("pending", "rejected")
+        pending = [order_id for order_id in (1, 3, 4) if state(ledger, order_id) == "pending"]
+        assert sorted(d.order_id for d in send_all(ledger)) == pending
+
+    def test_an_order_not_even_its_rejection_can_store_is_left_out_and_counted(self, ledger):
+        too_big = 2**63  # over the largest integer either backend stores
+        counts = ledger.ingest([item(1), item(too_big), item(3)], now=NOW)
+        assert counts["unstorable"] == 1 and counts["new"] == 2
+        assert [state(ledger, order_id) for order_id in (1, 3)] == ["pending", "pending"]
+
     def test_new_order_is_pending_then_delivered(self, ledger):
         counts = ledger.ingest([item()], now=NOW)
-        assert counts == {"new": 1, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0}
+        assert counts == {"new": 1, "changed": 0, "rejected": 0, "unchanged": 0, "skipped": 0, "unstorable": 0}
         assert state(ledger) == "pending"
         send_all(ledger, remote_id="318")
         row = ledger.delivery(1, "a")
