@@ -58,6 +58,14 @@ def test_an_update_once_delivered_even_when_the_row_waits_again():
     assert decide_ingest(row("retrying", OLD, SENT), PAYLOAD, NEW).operation == "update"
 
 
+def test_a_create_the_platform_confirmed_stays_an_update_when_the_order_changes_meanwhile():
+    # RetryAsUpdate left the row retrying as an update (the platform has the order, not yet delivered):
+    # an edit read meanwhile must not turn it back into a create (a refused 422 at best, a second order at worst).
+    waiting = StoredDelivery("retrying", OLD, None, "update")
+    assert decide_ingest(waiting, PAYLOAD, NEW).operation == "update"
+    assert decide_ingest(row("retrying", OLD), PAYLOAD, NEW).operation == "create"
+
+
 def test_the_no_update_note_says_why_nothing_was_sent():
     assert NO_UPDATE_API_NOTE == (
         "changed in WooCommerce after delivery; this platform has no update API, so it was not re-sent"

@@ -29,6 +29,12 @@ class StoredDelivery:
     state: str
     payload_hash: str | None
     delivered_hash: str | None
+    operation: str = "create"  # ``update`` once the platform is known to have the order
+
+    @property
+    def platform_has_it(self) -> bool:
+        """Delivered, or a create the platform confirmed while its recovery step failed (RetryAsUpdate)."""
+        return self.delivered_hash is not None or self.operation == "update"
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ def decide_ingest(row: StoredDelivery | None, mapped: Mapped, new_hash: str) -> 
         return IngestDecision("withdraw", "rejected", state="rejected", note=mapped.note, log_rejection=True)
     if row.delivered_hash is not None and not mapped.supports_update:
         return IngestDecision("annotate", "unchanged", note=NO_UPDATE_API_NOTE)
-    operation: Operation = "update" if row.delivered_hash is not None else "create"
+    # A create the platform already has is never sent again, even when the order changed meanwhile.
+    operation: Operation = "update" if row.platform_has_it else "create"
     return IngestDecision("queue", "changed", state="pending", operation=operation, note=mapped.note)
 
 

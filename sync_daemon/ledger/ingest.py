@@ -154,10 +154,13 @@ class Ingest(Store):
             for mapped in item.mapped:
                 key = [item.order_id, mapped.destination]
                 row = connection.execute(
-                    "SELECT delivered_hash, remote_id FROM deliveries WHERE order_id = ? AND destination = ?",
+                    "SELECT delivered_hash, remote_id, operation FROM deliveries"
+                    " WHERE order_id = ? AND destination = ?",
                     key,
                 ).fetchone()
-                decision = decide_resync(mapped, delivered_before=row is not None and row[0] is not None)
+                # (delivered, or a create the platform confirmed: see StoredDelivery.platform_has_it)
+                has_it = row is not None and (row[0] is not None or row[2] == "update")
+                decision = decide_resync(mapped, delivered_before=has_it)
                 payload_text, new_hash = encode_mapped(mapped)
                 _write_delivery(
                     connection, item, mapped, payload_text, new_hash, state=decision.state,
@@ -195,12 +198,12 @@ def _stored_deliveries(
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         marks = ",".join("?" * len(chunk))
-        for order_id, destination, state, digest, delivered_hash in connection.execute(
-            "SELECT order_id, destination, state, payload_hash, delivered_hash FROM deliveries"
+        for order_id, destination, state, digest, delivered_hash, operation in connection.execute(
+            "SELECT order_id, destination, state, payload_hash, delivered_hash, operation FROM deliveries"
             f" WHERE order_id IN ({marks})",
             chunk,
         ):
-            found[(order_id, destination)] = StoredDelivery(state, digest, delivered_hash)
+            found[(order_id, destination)] = StoredDelivery(state, digest, delivered_hash, operation)
     return found
 
 
