@@ -122,13 +122,12 @@ class ReceiptWriter:
             if self.stop_event.is_set():
                 break
             platform, title = self.lanes.get(entry.destination, (entry.destination, entry.destination))
-            if entry.tries == 0:  # once per rejection, however many runs it takes to write the note
-                log.warning("order not delivered", order_id=entry.order_id, destination=entry.destination,
-                            reason=entry.reason, why=entry.kind)
+            if entry.tries == 0:
+                _log_once(entry)
             if not self.rules.rejection_notes:
                 self.ledger.outbox_written([entry], now=self.clock(), error="not written: rejection_notes = false")
                 continue
-            written += self._write_note(entry, note_text(entry, title))
+            written += self._write_note(entry, redact(note_text(entry, title)))
             self.on_progress()
         return written
 
@@ -209,6 +208,19 @@ class ReceiptWriter:
     def _meta(self, entry: OutboxEntry) -> dict[str, Any]:
         platform, title = self.lanes[entry.destination]
         return {"key": receipt_key(platform), "value": receipt_text(title, entry.remote_id, entry.at)}
+
+
+def _log_once(entry: OutboxEntry) -> None:
+    """One line per rejection decided before sending, and per delivery given up.
+
+    A platform's own refusal was logged when its answer was recorded ("order rejected", engine/sync.py).
+    Called while the note's write has not begun, so a run that fails to write it does not log it again.
+    """
+    if entry.kind == "unmappable":
+        log.warning("order rejected", order_id=entry.order_id, destination=entry.destination, reason=entry.reason,
+                    decided="before sending")
+    elif entry.kind == "dead":
+        log.warning("delivery given up", order_id=entry.order_id, destination=entry.destination, reason=entry.reason)
 
 
 def _is_order_lane(entry: OutboxEntry, lanes: Mapping[str, tuple[str, str]]) -> bool:

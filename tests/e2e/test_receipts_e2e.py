@@ -99,9 +99,10 @@ def test_receipts_and_rejection_notes_for_every_delivering_platform(tmp_path, wo
         assert notes_1004[1].startswith("sync-daemon gave up sending this order to GoTrack (gave up after 3 attempts")
         assert "sync-daemon resync 1004" in notes_1004[1]
         assert set(receipts(woocommerce, 1004)) == {"sync_daemon_shopback"}
-        logged = {(line.get("order_id"), line.get("destination")) for line in daemon.log_lines()
-                  if line.get("event") == "order not delivered"}
-        assert {(1002, "gotrack"), (1003, "shopback"), (1004, "gotrack"), (1004, "orderrepo")} <= logged
+        logged = [(line["event"], line["order_id"], line["destination"]) for line in daemon.log_lines()
+                  if line.get("event") in ("order rejected", "delivery given up")]
+        assert sorted(logged) == [("delivery given up", 1004, "gotrack"), ("order rejected", 1002, "gotrack"),
+                                  ("order rejected", 1003, "shopback"), ("order rejected", 1004, "orderrepo")]
 
         # The merchant fixes each order and saves it: each edit is sent by itself.
         def add_phone(order):
