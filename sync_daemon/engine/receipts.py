@@ -121,7 +121,7 @@ class ReceiptWriter:
         for entry in self.ledger.unwritten(NOTE_KINDS, orders=NOTES_PER_RUN):
             if self.stop_event.is_set():
                 break
-            platform, title = self.lanes.get(entry.destination, (entry.destination, entry.destination))
+            _, title = self.lanes.get(entry.destination, (entry.destination, entry.destination))
             if entry.tries == 0:
                 _log_once(entry)
             if not self.rules.rejection_notes:
@@ -134,7 +134,8 @@ class ReceiptWriter:
     def _write_note(self, entry: OutboxEntry, text: str) -> int:
         try:
             # Begun before (the daemon died before it learnt the answer): the note may be there already.
-            if entry.tries and any(note.get("note") == text for note in self.shop.order_notes(entry.order_id)):
+            notes = self.shop.order_notes(entry.order_id) if entry.tries else []
+            if any(_same_note(note.get("note"), text) for note in notes):
                 self.ledger.outbox_written([entry], now=self.clock())
                 return 0
             self.ledger.outbox_begun([entry])
@@ -221,6 +222,11 @@ def _log_once(entry: OutboxEntry) -> None:
                     decided="before sending")
     elif entry.kind == "dead":
         log.warning("delivery given up", order_id=entry.order_id, destination=entry.destination, reason=entry.reason)
+
+
+def _same_note(stored: Any, text: str) -> bool:
+    """True when a note read back is ``text`` (WordPress unslashes a comment before storing it)."""
+    return isinstance(stored, str) and stored.replace("\\", "").split() == text.replace("\\", "").split()
 
 
 def _is_order_lane(entry: OutboxEntry, lanes: Mapping[str, tuple[str, str]]) -> bool:
