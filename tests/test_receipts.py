@@ -89,12 +89,14 @@ def test_an_order_gone_from_the_shop_does_not_hold_up_the_others(woocommerce, le
     assert meta(woocommerce, 3) == [("sync_daemon_gotrack", "GoTrack #9 · 2027-01-15 08:00 UTC")]
 
 
-def test_a_shop_that_fails_keeps_everything_queued(woocommerce, ledger, shop):
+def test_a_shop_that_fails_keeps_everything_queued(woocommerce, ledger, shop, captured_logs):
     woocommerce.add_orders([make_order(1)])
     record(ledger, [1], remote_id="9")
     woocommerce.add_fault("status", status=503, path="/orders/batch", count=1)
     assert writer(ledger, shop).run()["receipts"] == 0
     assert ledger.outbox_counts() == {"receipt": 1}
+    [line] = [json.loads(line) for line in captured_logs.getvalue().splitlines() if "not written" in line]
+    assert line["queued"] == {"receipt": 1} and "503" in line["error"]
     assert writer(ledger, shop).run()["receipts"] == 1
 
 

@@ -109,7 +109,7 @@ class ReceiptWriter:
             counts["receipts"] = self._write_receipts()
         except SyncError as error:  # the shop is down or refuses: everything stays queued
             log.warning("receipts and notes not written into WooCommerce; trying again later",
-                        error=redact(str(error))[:300])
+                        error=redact(str(error))[:300], queued=self.ledger.outbox_counts())
         if any(counts.values()):
             log.info("written into WooCommerce orders", **counts)
         return counts

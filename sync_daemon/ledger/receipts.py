@@ -125,5 +125,5 @@ class Outbox(Store):
             )
 
     def outbox_counts(self) -> dict[str, int]:
-        """Unwritten entries by kind (``status`` and tests)."""
+        """Unwritten entries by kind (what a failed run leaves queued)."""
         return dict(self._fetch("SELECT kind, COUNT(*) FROM outbox WHERE written_at IS NULL GROUP BY kind"))
