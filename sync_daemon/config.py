@@ -49,6 +49,10 @@ class WritebackSettings(Section):
     add_notes: bool = True
     tracking_number_meta_key: str = "_sync_daemon_tracking_number"
     carrier_meta_key: str = "_sync_daemon_carrier"
+    # Each platform's id for a delivered order into its meta (``sync_daemon_<platform>``), and a
+    # private note on an order a platform did not get and why (engine/receipts.py).
+    receipts: bool = True
+    rejection_notes: bool = True
 
     def status_map(self, source: str) -> dict[str, str]:
         """The status map of one platform (empty when it has none)."""

@@ -55,6 +55,20 @@ def test_two_shops_in_one_database_never_see_each_other(shop_ledger):
     assert first.summary()["orders_seen"] == 1
 
 
+def test_the_outbox_of_receipts_and_notes_is_one_shops_too(shop_ledger):
+    first, second = shop_ledger(), shop_ledger()
+    for ledger in (first, second):
+        ledger.ingest([item(7)], now=NOW)  # the same order id in both shops
+    send_all(first, remote_id="305")
+    assert second.unwritten(("receipt",), orders=10) == []
+    second.outbox_written(first.unwritten(("receipt",), orders=10), now=NOW)  # the other shop's key: no row
+    assert [(e.order_id, e.remote_id) for e in first.unwritten(("receipt",), orders=10)] == [(7, "305")]
+    refused = pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security")
+    with refused, second.transaction() as connection:
+        connection.execute("INSERT INTO outbox (shop_id, order_id, destination, kind, at)"
+                           " VALUES ('someone-else', 1, 'a', 'receipt', 'now')")
+
+
 def test_a_row_is_leased_to_one_daemon_until_its_lease_ends(shop_ledger):
     shop = new_shop()
     one, other = shop_ledger(shop, lease_seconds=60), shop_ledger(shop, lease_seconds=60)

@@ -10,7 +10,7 @@ import pytest
 from sync_daemon.app import build_engine
 from sync_daemon.config import Settings
 from sync_daemon.core.files import StateDirectoryInUse
-from sync_daemon.service.runner import POLL_JOB, PRUNE_JOB, WRITEBACK_JOB, Daemon, status_job
+from sync_daemon.service.runner import POLL_JOB, PRUNE_JOB, RECEIPTS_JOB, WRITEBACK_JOB, Daemon, status_job
 
 
 def settings(tmp_path, **sections):
@@ -50,19 +50,23 @@ def jobs(daemon):
 
 def test_jobs_are_added_rescheduled_and_removed_as_settings_change(tmp_path, daemon):
     daemon._schedule(daemon.settings)
-    assert jobs(daemon) == {POLL_JOB: 60, PRUNE_JOB: 3600}
+    assert jobs(daemon) == {POLL_JOB: 60, RECEIPTS_JOB: 60, PRUNE_JOB: 3600}
 
     orderrepo = {"enabled": True, "api_key": "k", "status_pull_interval_seconds": 30}
     tracktor = {"enabled": True, "uuid": "u", "api_key": "k", "poll_interval_seconds": 90}
     reschedule(daemon, settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, tracktor=tracktor,
                                 ledger={"prune_interval_seconds": 600}))
-    assert jobs(daemon) == {POLL_JOB: 20, status_job("orderrepo"): 30, status_job("tracktor"): 90, WRITEBACK_JOB: 120,
-                            PRUNE_JOB: 600}
+    assert jobs(daemon) == {POLL_JOB: 20, RECEIPTS_JOB: 20, status_job("orderrepo"): 30, status_job("tracktor"): 90,
+                            WRITEBACK_JOB: 120, PRUNE_JOB: 600}
 
     # Write-back and retention switched off and Tracktor gone: their jobs go, the status pull stays.
     reschedule(daemon, settings(tmp_path, poll_interval_seconds=20, orderrepo=orderrepo, writeback={"enabled": False},
                                 ledger={"retention_days": 0}))
-    assert jobs(daemon) == {POLL_JOB: 20, status_job("orderrepo"): 30}
+    assert jobs(daemon) == {POLL_JOB: 20, RECEIPTS_JOB: 20, status_job("orderrepo"): 30}
+
+    # Receipts and notes are the daemon's own: they follow the poll interval whatever write-back does.
+    reschedule(daemon, settings(tmp_path, gotrack={"enabled": False}, ledger={"retention_days": 0}))
+    assert jobs(daemon) == {POLL_JOB: 60}  # nothing delivered, nothing to write
 
 
 def test_a_queued_write_back_does_nothing_once_it_is_switched_off(tmp_path, daemon, monkeypatch):

@@ -68,6 +68,16 @@ def _name(what: str | Callable[[], str]) -> str:
     return what if isinstance(what, str) else what()
 
 
+# The order meta keys the daemon writes itself (receipts: ``sync_daemon_<platform>``), visible in
+# WooCommerce admin's Custom Fields box (WordPress hides keys that start with "_").
+OWN_META_PREFIX = "sync_daemon_"
+
+
+def is_own_meta(key: str) -> bool:
+    """True for an order meta key the daemon writes itself (never read into the order model)."""
+    return key.startswith(OWN_META_PREFIX)
+
+
 def parse_gmt(value: Any, what: str) -> datetime:
     """An aware UTC datetime from WooCommerce's ``*_gmt`` text (which carries no zone)."""
     if not value or not isinstance(value, str):
@@ -224,7 +234,9 @@ class Order:
             raise InvalidOrder(f"currency {data.get('currency')!r} is not an ISO 4217 code")
         meta = {}
         for entry in data.get("meta_data") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            # The daemon's own receipts are left out: no payload may depend on them, or writing one
+            # would change the order's payload and send it to the platforms again.
+            if isinstance(entry, dict) and isinstance(entry.get("key"), str) and not is_own_meta(entry["key"]):
                 meta[entry["key"]] = entry.get("value")
         created = data.get("date_created_gmt")
         return cls(

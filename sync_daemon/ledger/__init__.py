@@ -20,7 +20,8 @@ Modules: ``schema`` (tables and migrations), ``store`` (what a backend provides,
 ``sqlite`` and ``postgres`` (the two backends; ``postgres_schema`` its tables), ``ingest`` (orders into
 rows, resync), ``deliveries`` (due, leases, sending, outcomes), ``pauses`` (destinations), ``tracking``
 (tracking and write-back), ``reports`` (read-only views), ``prune`` (retention: old finished orders
-removed, space given back), ``daemons`` (who shares the ledger and who leads), ``copy`` (a whole
+removed, space given back), ``receipts`` (the outbox of receipts and rejection notes for the
+orders), ``daemons`` (who shares the ledger and who leads), ``copy`` (a whole
 ledger into another, empty one) and ``versions`` (the stored schema version, read without migrating).
 """
 
@@ -33,13 +34,14 @@ from sync_daemon.ledger.encoding import canonical_json, payload_hash
 from sync_daemon.ledger.ingest import Ingest
 from sync_daemon.ledger.pauses import Pauses
 from sync_daemon.ledger.prune import PruneResult, Retention
+from sync_daemon.ledger.receipts import Outbox, OutboxEntry
 from sync_daemon.ledger.reports import PASS_PROGRESS_KEY, PROBLEM_STATES, Reports
 from sync_daemon.ledger.schema import ACTIVE_STATES, FINAL_STATES, MIGRATIONS, SCHEMA_VERSION, STATES
 from sync_daemon.ledger.sqlite import WAL_SWITCH_WAIT_SECONDS, SqliteStore
 from sync_daemon.ledger.tracking import Tracking
 
 
-class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports, Retention, Daemons):
+class Ledger(Ingest, Deliveries, Pauses, Tracking, Reports, Retention, Daemons, Outbox):
     """The daemon's memory, whatever holds it: every query, on the store of a backend."""
 
 
@@ -77,6 +79,7 @@ __all__ = [
     "open_postgres",
     "Mapped",
     "Outcome",
+    "OutboxEntry",
     "PruneResult",
     "canonical_json",
     "payload_hash",

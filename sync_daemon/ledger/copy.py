@@ -24,6 +24,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "destinations": ("name",),
     "tracking": ("order_id",),
     "writebacks": ("order_id", "source", "remote_status"),
+    "outbox": ("order_id", "destination", "kind", "reason"),
 }
 # Columns never copied: the target's shop, and the attempt log's id, which on PostgreSQL is shared
 # by every shop of the database, so the target numbers the rows (in the source's order) itself.

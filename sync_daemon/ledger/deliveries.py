@@ -13,6 +13,7 @@ from typing import Any, cast
 from sync_daemon.core.outcome import Due, Operation, Outcome
 from sync_daemon.core.payload import StoredPayload
 from sync_daemon.ledger.encoding import iso_stamp
+from sync_daemon.ledger.receipts import queue_outcomes
 from sync_daemon.ledger.store import Connection, Store
 
 ATTEMPT_MESSAGE_LIMIT = 2000  # characters of an error kept in the attempt log
@@ -227,6 +228,8 @@ def _apply_outcomes(connection: Connection, outcomes: Sequence[Outcome], now: fl
     ]
     if attempts:
         connection.executemany(_INSERT_ATTEMPT, attempts)
+    # In the same transaction: a receipt or rejection note is queued exactly when its outcome is recorded.
+    queue_outcomes(connection, outcomes, stamp)
 
 
 def _note_health(connection: Connection, outcomes: Sequence[Outcome], stamp: str) -> None:

@@ -16,6 +16,7 @@ from sync_daemon.core.storable import storable
 from sync_daemon.core.transitions import IngestCount, IngestDecision, StoredDelivery, decide_ingest, decide_resync
 from sync_daemon.ledger.deliveries import log_attempt
 from sync_daemon.ledger.encoding import encode_mapped, iso_stamp
+from sync_daemon.ledger.receipts import queue_note
 from sync_daemon.ledger.store import Connection, Store
 
 _LOOKUP_CHUNK = 500  # ids per IN (...) list, well under SQLite's limit on bound parameters
@@ -139,6 +140,7 @@ class Ingest(Store):
             _apply_change(connection, item, mapped, decision, payload_text, new_hash, now, stamp)
         if decision.log_rejection:
             log_attempt(connection, *key, "map", "rejected", None, mapped.rejection, None, stamp)
+            queue_note(connection, *key, mapped.rejection, stamp)
         return decision.count
 
     def prepare_resync(self, item: IngestItem, *, now: float) -> list[Due]:

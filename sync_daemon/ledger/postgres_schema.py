@@ -20,7 +20,19 @@ CREATE_VERSION_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
 )
 
-TABLES = ("meta", "orders", "deliveries", "attempts", "destinations", "tracking", "writebacks", "daemons")
+# The tables created at the baseline; every later table is added by its migration.
+BASELINE_TABLES = ("meta", "orders", "deliveries", "attempts", "destinations", "tracking", "writebacks", "daemons")
+TABLES = (*BASELINE_TABLES, "outbox")
+
+
+def _one_shop(table: str) -> str:
+    """Row-level security for one table: only the rows of the connection's shop are seen or written."""
+    return (
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;"
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;"
+        f"CREATE POLICY one_shop ON {table} USING (shop_id = {_SHOP}) WITH CHECK (shop_id = {_SHOP});"
+    )
+
 
 BASELINE = f"""
 CREATE TABLE meta ({_SHOP_COLUMN}, key TEXT NOT NULL, value TEXT, PRIMARY KEY (shop_id, key));
@@ -131,12 +143,25 @@ CREATE TABLE daemons (
     leads INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (shop_id, daemon_id)
 );
-""" + "".join(
-    f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;"
-    f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;"
-    f"CREATE POLICY one_shop ON {table} USING (shop_id = {_SHOP}) WITH CHECK (shop_id = {_SHOP});"
-    for table in TABLES
-)
+""" + "".join(_one_shop(table) for table in BASELINE_TABLES)
+
+# Version 6: the outbox of receipts and rejection notes (see ``schema._SCHEMA_V6``).
+_V6 = f"""
+CREATE TABLE outbox (
+    {_SHOP_COLUMN},
+    order_id BIGINT NOT NULL,
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    remote_id TEXT,
+    at TEXT NOT NULL,
+    written_at TEXT,
+    tries INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (shop_id, order_id, destination, kind, reason)
+);
+CREATE INDEX outbox_unwritten ON outbox (shop_id, order_id) WHERE written_at IS NULL;
+""" + _one_shop("outbox")
 
 # Versions after the baseline, written for PostgreSQL; ``schema.MIGRATIONS`` holds SQLite's of the same number.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {6: _V6}

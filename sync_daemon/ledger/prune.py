@@ -40,7 +40,7 @@ _PRUNABLE = (
     " AND o.status IS NOT NULL AND o.status NOT IN ({open_marks})"
 )
 PREVIEW_CHUNK = 500  # ids counted per statement by a preview
-_TABLES = ("attempts", "deliveries", "tracking", "writebacks")  # each keyed by order_id; orders last
+_TABLES = ("attempts", "deliveries", "tracking", "writebacks", "outbox")  # each keyed by order_id; orders last
 
 
 @dataclass

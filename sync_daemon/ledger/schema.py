@@ -8,7 +8,7 @@ once (``ledger.postgres_schema``), and each later version is a migration written
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 POSTGRES_BASELINE = 5  # the version a new PostgreSQL ledger is created at
 ACTIVE_STATES = ("pending", "retrying")  # rows waiting for their next attempt
 STATES = ("pending", "sending", "delivered", "retrying", "rejected", "dead", "skipped")
@@ -141,5 +141,30 @@ CREATE TABLE IF NOT EXISTS daemons (
 )
 """
 
+# Version 6: what the daemon still has to write into the WooCommerce order about its deliveries,
+# queued in the transaction that records the outcome (so a crash loses none and writes none twice):
+# a receipt (kind ``receipt``: the platform's id for the order, in order meta) or a private note
+# (kind ``unmappable``, ``rejected`` or ``dead``: why the platform did not get it). ``reason`` keys
+# a note, so one (order, destination, reason) is noted once; a receipt has an empty reason.
+# ``written_at`` stays NULL until the write is confirmed; ``tries`` counts writes begun (a note
+# begun before a crash is looked for in the order before it is added again).
+_SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS outbox (
+    order_id INTEGER NOT NULL,
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    remote_id TEXT,
+    at TEXT NOT NULL,
+    written_at TEXT,
+    tries INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (order_id, destination, kind, reason)
+);
+CREATE INDEX IF NOT EXISTS outbox_unwritten ON outbox (order_id) WHERE written_at IS NULL
+"""
+
 # Each entry upgrades the schema from version N-1 to N; append, never edit.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
+MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6,
+}

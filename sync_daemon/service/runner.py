@@ -29,6 +29,7 @@ from sync_daemon.config import Settings, config_path, load_settings
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.files import check_config_permissions, lock_state_directory
 from sync_daemon.engine.dispatch import STOP_GRACE_SECONDS
+from sync_daemon.engine.receipts import ReceiptWriter
 from sync_daemon.service import systemd as service
 from sync_daemon.service.intake import Intake, run_soon
 from sync_daemon.service.progress import Display, ProgressReporter
@@ -36,6 +37,7 @@ from sync_daemon.service.progress import Display, ProgressReporter
 log = structlog.get_logger("sync_daemon.runner")
 POLL_JOB = "poll"
 WRITEBACK_JOB = "writeback"
+RECEIPTS_JOB = "receipts"
 PRUNE_JOB = "prune"
 FIRST_PRUNE_DELAY_SECONDS = 300
 PRUNE_BATCHES_PER_RUN = 40  # 20 000 orders per run at most, so a long backlog never holds a pass for long
@@ -168,6 +170,10 @@ class Daemon:
         if self.engine.settings.writeback.enabled:  # the job goes on reload; a run already queued stops here
             self._guarded("write-back", lambda engine: build_status_writer(engine).apply())
 
+    def _write_receipts(self) -> None:
+        # Always scheduled: with receipts or notes turned off the job marks their queue done unwritten.
+        self._guarded("writing receipts and notes", lambda engine: ReceiptWriter.of(engine).run())
+
     def _prune(self) -> None:
         self._guarded("pruning the ledger", self._prune_between_passes)
 
@@ -298,6 +304,8 @@ class Daemon:
         self._status_jobs = set(sources)
         writeback = settings.writeback.enabled and bool(sources)
         jobs.append((WRITEBACK_JOB, self._write_back, settings.writeback.interval_seconds, writeback))
+        delivers = bool(self.engine.destinations)  # receipts and rejection notes come from deliveries
+        jobs.append((RECEIPTS_JOB, self._write_receipts, settings.poll_interval_seconds, delivers))
         jobs.append(self.intake.job(settings))  # the reconcile sweep
         retention = settings.ledger.retention_days > 0
         jobs.append((PRUNE_JOB, self._prune, settings.ledger.prune_interval_seconds, retention))

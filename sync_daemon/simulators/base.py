@@ -16,6 +16,8 @@ Choices where the brief was silent:
   the faults are cleared. Rules are tried in order; the first one that fires wins. A
   ``probability`` rule that does not fire lets later rules be tried.
 - ``slow`` waits ``delay`` seconds and then answers as usual (a slow platform, not a broken one).
+- ``commit_then_slow`` does the work at once and waits ``delay`` seconds before answering: a
+  client killed meanwhile never learns that its write was applied.
 - Requests that got no HTTP response (``timeout``, ``reset``) are logged with ``status: null``
   and counted in ``by_status`` under the fault kind.
 - ``reset()`` clears the platform state, the request log and the fault rules; credentials and
@@ -47,7 +49,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ADMIN_PREFIX = "/__admin__/"
-FAULT_KINDS = ("status", "timeout", "reset", "rate_limit", "commit_then_500", "html", "slow")
+FAULT_KINDS = ("status", "timeout", "reset", "rate_limit", "commit_then_500", "html", "slow", "commit_then_slow")
 LOG_SIZE = 2000
 # A self-signed certificate for 127.0.0.1 and localhost, for the simulators only (its key is public:
 # it proves nothing but lets the https code paths run). Clients trust it with TLS_CERTIFICATE.
@@ -517,6 +519,8 @@ class SimulatorServer:
             response = self._process(request, route, allowed)
             if kind == "commit_then_500":
                 response = self.error_response(500, "Internal Server Error", "internal_error")
+            elif kind == "commit_then_slow":
+                self._stopping.wait(rule.delay)  # outside the lock: the simulator serves others meanwhile
         self._record(request, response.status, kind)
         handler.write_response(response, self.json_content_type)
 

@@ -34,7 +34,11 @@ Choices where the brief was silent or where real WooCommerce differs from it:
   keep it. Notes never bump it; every REST PUT fires ``order.updated`` on both.
 - ``writes()`` records every API write as sent: one ``status`` entry per PUT carrying a
   status (``from`` may equal ``to``), one ``meta`` entry per meta_data item, one ``note``
-  entry per created note.
+  entry per created note, one ``batch`` entry per ``orders/batch`` request (its items add
+  their own entries, as the PUT they go through).
+- ``meta_data`` items with a key and no ``id`` update the order's first meta of that key and
+  drop the others of that key (``WC_Data::update_meta_data``): writing a key again replaces
+  its value, it never adds a second row.
 - Seeded orders are stored as given, except that dates are normalized to one-second
   "YYYY-MM-DDTHH:MM:SS" and a missing half of a date pair is derived from the other.
 - ``status=any`` lists every status except ``trash``; ``orderby=title``/``slug`` sort like
@@ -71,6 +75,7 @@ from .base import Request, Response, SimulatorServer, admin_error, admin_json
 from .woocommerce_webhooks import Webhooks
 
 API = "/wp-json/wc/v3"
+BATCH_LIMIT = 100  # items per orders/batch request (woocommerce_rest_batch_items_limit)
 NONCE_WINDOW = 15 * 60
 ORDER_STATUSES = (
     "pending",
@@ -227,6 +232,8 @@ class WooCommerceSimulator(SimulatorServer):
         self.route("PUT", API + "/orders/{id:\\d+}", self._update_order)
         self.route("POST", API + "/orders/{id:\\d+}", self._update_order)
         self.route("PATCH", API + "/orders/{id:\\d+}", self._update_order)
+        for method in ("POST", "PUT", "PATCH"):  # WordPress's EDITABLE methods
+            self.route(method, API + "/orders/batch", self._batch_orders)
         self.route("GET", API + "/products/{id:\\d+}", self._get_product)
         self.route("GET", API + "/orders/{id:\\d+}/notes", self._list_notes)
         self.route("POST", API + "/orders/{id:\\d+}/notes", self._create_note)
@@ -601,7 +608,10 @@ class WooCommerceSimulator(SimulatorServer):
         body, error = self._body(request)
         if error is not None:
             return error
-        params = {**request.query, **body}
+        return self._update_one(int(request.params["id"]), {**request.query, **body}, request)
+
+    def _update_one(self, oid: int, params: dict[str, Any], request: Request) -> Response:
+        """One order update, as PUT orders/{id} and each item of orders/batch apply it."""
         errors = {}
         if "status" in params and params["status"] not in (*ORDER_STATUSES, "trash"):
             errors["status"] = f"status is not one of {', '.join(ORDER_STATUSES)}, trash."
@@ -613,7 +623,7 @@ class WooCommerceSimulator(SimulatorServer):
             errors["meta_data"] = "meta_data[0] is not of type object."
         if errors:
             return _invalid_params(errors)
-        order = self._orders.get(int(request.params["id"]))
+        order = self._orders.get(oid)
         if order is None:
             # WooCommerce answers 400 (not 404) for an unknown id on update.
             return wc_error(400, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
@@ -623,6 +633,41 @@ class WooCommerceSimulator(SimulatorServer):
             )
         self._apply_update(order, params)
         return Response.json(200, self._render(order))
+
+    def _batch_orders(self, request: Request) -> Response:
+        """orders/batch, updates only: each item through the single update's path, answered in order.
+
+        As ``WC_REST_Controller::batch_items``: more than 100 items is 413 for the whole request; an
+        item that fails is ``{"id", "error": {"code", "message", "data"}}`` and the others still apply.
+        """
+        body, error = self._body(request)
+        if error is not None:
+            return error
+        if not request.context.get("user"):
+            return wc_error(
+                401, "woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource."
+            )
+        updates = body.get("update") or []
+        if not isinstance(updates, list) or not all(isinstance(item, dict) for item in updates):
+            return _invalid_params({"update": "update is not of type array."})
+        total = sum(len(body.get(kind) or []) for kind in ("create", "update", "delete"))
+        if total > BATCH_LIMIT:
+            return wc_error(413, "woocommerce_rest_request_entity_too_large",
+                            f"Unable to accept more than {BATCH_LIMIT} items for this request.")
+        answers = []
+        for item in updates:
+            oid = item.get("id")
+            try:
+                one = self._update_one(int(oid), {k: v for k, v in item.items() if k != "id"}, request)
+            except (TypeError, ValueError):
+                one = wc_error(400, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+            answer = one.body
+            if one.status >= 400:
+                answer = {"id": oid, "error": {key: answer.get(key) for key in ("code", "message", "data")}}
+            answers.append(answer)
+        ids = [item.get("id") for item in updates]
+        self._writes.append({"kind": "batch", "order_ids": ids, "time": self._now().isoformat()})
+        return Response.json(200, {"update": answers})
 
     def _apply_update(self, order: dict[str, Any], params: dict[str, Any]) -> None:
         now = self._now()
@@ -684,6 +729,8 @@ class WooCommerceSimulator(SimulatorServer):
             ):
                 previous = entry.get("value")
                 entry["key"], entry["value"] = item["key"], item.get("value")
+                if not item.get("id"):  # by key: the first match is updated, the rest deleted
+                    meta[:] = [other for other in meta if other is entry or other["key"] != item["key"]]
                 return previous
         self._next_meta_id += 1
         meta.append({"id": self._next_meta_id, "key": item["key"], "value": item.get("value")})

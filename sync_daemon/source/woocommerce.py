@@ -81,6 +81,7 @@ ORDER_FIELDS = (
     "meta_data",
 )
 FIELDS_PARAM = ",".join(ORDER_FIELDS)
+BATCH_LIMIT = 100  # items per orders/batch request (WooCommerce's woocommerce_rest_batch_items_limit)
 
 
 def format_gmt(moment: datetime) -> str:
@@ -295,6 +296,25 @@ class WooCommerceSource:
     def probe(self) -> requests.Response:
         """The cheapest authenticated read (one order), for connection checks."""
         return self._request("get", "orders", params={"per_page": 1})
+
+    def update_orders_batch(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Up to ``BATCH_LIMIT`` order updates (``{"id": …, "meta_data": […]}``) in one request.
+
+        Returns WooCommerce's answer per update, in order: the updated order, or ``{"id": …, "error":
+        {"code", "message", "data"}}`` for one it refused (the others are applied all the same).
+        """
+        if len(updates) > BATCH_LIMIT:
+            raise ValueError(f"at most {BATCH_LIMIT} updates per batch, got {len(updates)}")
+        body = http.json_body(self._request("post", "orders/batch", data={"update": updates}))
+        answers = body.get("update") if isinstance(body, dict) else None
+        if not isinstance(answers, list):
+            raise RetryableError(f"{PLATFORM}: the batch answer has no list of updates")
+        return [answer if isinstance(answer, dict) else {} for answer in answers]
+
+    def order_notes(self, order_id: int) -> list[dict[str, Any]]:
+        """The notes of an order, newest first (WooCommerce answers them all, unpaged)."""
+        body = http.json_body(self._request("get", f"orders/{int(order_id)}/notes"))
+        return [note for note in body if isinstance(note, dict)] if isinstance(body, list) else []
 
 
 def _orders_of(body: Any) -> list[dict[str, Any]]:

@@ -530,3 +530,55 @@ class LedgerContract:
                                 written_status=None, now=NOW)  # meta written, as the writer says
         assert ledger.summary()["writebacks"] == 3
         assert len(ledger.writeback_history(1)) == 1  # "nothing to do" is still remembered
+
+    # -- the outbox of receipts and rejection notes (schema version 6) ----------------------
+
+    def test_a_delivery_queues_one_receipt_in_the_transaction_that_records_it(self, ledger):
+        ledger.ingest([item(1), item(2)], now=NOW)
+        send_all(ledger, remote_id="305")
+        entries = ledger.unwritten(("receipt",), orders=100)
+        assert [(e.order_id, e.destination, e.remote_id, e.tries) for e in entries] == [(1, "a", "305", 0),
+                                                                                       (2, "a", "305", 0)]
+        ledger.outbox_written(entries, now=NOW)
+        ledger.ingest([item(1, payload={"id": "1", "total": 150})], now=NOW)
+        send_all(ledger, remote_id="305")  # an update with the same remote id: already in the order
+        assert ledger.unwritten(("receipt",), orders=100) == []
+        ledger.ingest([item(1, payload={"id": "1", "total": 175})], now=NOW)
+        send_all(ledger, remote_id="306")  # a new remote id: written again
+        assert [(e.order_id, e.remote_id) for e in ledger.unwritten(("receipt",), orders=100)] == [(1, "306")]
+
+    def test_each_rejection_queues_one_note_per_reason(self, ledger):
+        ledger.ingest([item(1, rejection="the order has no customer phone number")], now=NOW)
+        ledger.ingest([item(1, modified="m2", rejection="the order has no address")], now=NOW)
+        ledger.ingest([item(1, modified="m3", rejection="the order has no customer phone number")], now=NOW)
+        ledger.ingest([item(2)], now=NOW)
+        send_all(ledger, kind="rejected", message="HTTP 422: phone is invalid")
+        ledger.ingest([item(3)], now=NOW)
+        send_all(ledger, kind="retry", message="HTTP 503", max_attempts=1)
+        notes = [(e.order_id, e.kind, e.reason) for e in ledger.unwritten(("unmappable", "rejected", "dead"),
+                                                                          orders=100)]
+        assert notes == [(1, "unmappable", "the order has no address"),  # each reason once, in key order
+                         (1, "unmappable", "the order has no customer phone number"),
+                         (2, "rejected", "HTTP 422: phone is invalid"),
+                         (3, "dead", "gave up after 1 attempts; last error: HTTP 503")]
+        assert ledger.unwritten(("receipt",), orders=100) == []
+
+    def test_outbox_entries_count_their_tries_and_stay_until_written(self, ledger):
+        for order_id in (3, 1, 2):
+            ledger.ingest([item(order_id)], now=NOW)
+        send_all(ledger, remote_id="9")
+        first = ledger.unwritten(("receipt",), orders=2)
+        assert [e.order_id for e in first] == [1, 2]  # oldest order ids first, whole orders
+        ledger.outbox_begun(first[:1])
+        ledger.outbox_failed(first[:1], "HTTP 503")
+        assert ledger.unwritten(("receipt",), orders=1)[0].tries == 1
+        ledger.outbox_written(first, now=NOW)
+        assert [e.order_id for e in ledger.unwritten(("receipt",), orders=100)] == [3]
+        assert ledger.outbox_counts() == {"receipt": 1}
+
+    def test_pruning_an_order_removes_its_outbox_entries(self, ledger):
+        finished(ledger, 1)
+        finished(ledger, 2, kind="rejected")
+        assert ledger.outbox_counts() == {"receipt": 2, "rejected": 2}
+        prune_all(ledger)
+        assert ledger.outbox_counts() == {}

@@ -122,12 +122,12 @@ def test_copy_moves_the_ledger_and_says_what_to_do_next(tmp_path, config, sqlite
     assert POSTGRES_PASSWORD not in output(result)
     lines = result.stdout.splitlines()
     assert lines[0] == f"copying {tmp_path / 'state' / 'ledger.sqlite3'} into {postgres_url} (shop {target})"
-    counts = dict(line.split() for line in lines[1:8])
+    counts = dict(line.split() for line in lines[1:9])
     assert counts == {"meta": "1", "orders": "4", "deliveries": "4", "attempts": "2", "destinations": "1",
-                      "tracking": "0", "writebacks": "0"}
-    assert lines[8] == f"copied 12 rows into {postgres_url} (shop {target}); every table's count matches the source"
-    assert f'next: set [ledger] url = "{postgres_url}" and shop_id = "{target}" in the config' in lines[9]
-    assert "restart" in lines[9]
+                      "tracking": "0", "writebacks": "0", "outbox": "2"}  # (the two receipts)
+    assert lines[9] == f"copied 14 rows into {postgres_url} (shop {target}); every table's count matches the source"
+    assert f'next: set [ledger] url = "{postgres_url}" and shop_id = "{target}" in the config' in lines[10]
+    assert "restart" in lines[10]
 
     copied = open_postgres(postgres_url, shop_id=target, password=POSTGRES_PASSWORD)
     try:
