@@ -79,10 +79,13 @@ class StateDirectoryInUse(ConfigurationError):
 
 
 class DaemonLock:
-    """An exclusive ``flock`` on ``daemon.lock`` in the state directory, held for the daemon's life.
+    """An exclusive ``flock`` on the state directory itself, held for the daemon's life.
 
-    The kernel releases it when the process ends in any way (``kill -9`` and crashes included), so
-    there is never a stale lock to clean up; the file itself stays, holding the last holder's PID.
+    The directory, not a file in it, is locked: a lock file can be deleted under its holder (a
+    cleanup script), after which a second daemon would lock a new file of the same name and deliver
+    from the same ledger; a directory holding the ledger cannot be replaced that way. The kernel
+    releases the lock when the process ends in any way (``kill -9`` and crashes included), so there
+    is never a stale lock to clean up. ``daemon.lock`` beside the ledger only names the holder's PID.
     """
 
     def __init__(self, path: Path, descriptor: int) -> None:
@@ -90,10 +93,18 @@ class DaemonLock:
         self._descriptor: int | None = descriptor
 
     def release(self) -> None:
-        """Give the lock up (closing the file releases it); a second call does nothing."""
+        """Give the lock up (closing the directory releases it); a second call does nothing."""
         descriptor, self._descriptor = self._descriptor, None
         if descriptor is not None:
             os.close(descriptor)
+
+
+def _holder(directory: Path) -> str:
+    """The PID the last holder wrote into ``daemon.lock`` ("unknown" when the file is gone)."""
+    try:
+        return (directory / LOCK_FILE_NAME).read_text(errors="replace").strip()[:32] or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def lock_state_directory(directory: str | os.PathLike[str]) -> DaemonLock:
@@ -101,20 +112,22 @@ def lock_state_directory(directory: str | os.PathLike[str]) -> DaemonLock:
     problem = check_state_dir_writable(directory)  # creates it when missing
     if problem:
         raise ConfigurationError(problem)
-    path = Path(directory) / LOCK_FILE_NAME
-    # Never unlinked or truncated before it is held: a file replaced under a holder would let a
-    # third process lock a new file while the holder still delivers.
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    directory = Path(directory)
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
         os.close(descriptor)
-        raise StateDirectoryInUse(Path(directory), holder) from None
+        raise StateDirectoryInUse(directory, _holder(directory)) from None
     except BaseException:
         os.close(descriptor)
         raise
-    with contextlib.suppress(OSError):  # the PID is for people reading the message; the lock is what counts
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-    return DaemonLock(path, descriptor)
+    # The PID is for people reading the message; the lock is what counts. Written only once the
+    # lock is held, so a refused daemon never overwrites the holder's PID.
+    with contextlib.suppress(OSError):
+        pid_file = os.open(directory / LOCK_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(pid_file, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(pid_file)
+    return DaemonLock(directory, descriptor)
