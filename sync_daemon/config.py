@@ -161,7 +161,7 @@ class SettingsBase(BaseSettings):
         return tuple(_LeaveOut(settings_cls, source) for source in sources)
 
     def resolved_state_dir(self) -> Path:
-        """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else ./state."""
+        """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else /var/lib/sync-daemon."""
         return self.state_dir if self.state_dir is not None else state_directory_default()
 
     def section(self, name: str) -> Any:

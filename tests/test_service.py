@@ -258,7 +258,7 @@ def test_state_dir_not_writable(tmp_path, monkeypatch):
 
 def test_state_directory_default(monkeypatch):
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    assert state_directory_default() == Path("state")
+    assert state_directory_default() == Path("/var/lib/sync-daemon")  # the unit's, never the working directory
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sync-daemon:/var/lib/other")
     assert state_directory_default() == Path("/var/lib/sync-daemon")
 

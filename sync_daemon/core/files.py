@@ -59,10 +59,34 @@ def check_state_dir_writable(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+# The unit's StateDirectory=sync-daemon: a command in a root shell finds the service's ledger here.
+DEFAULT_STATE_DIRECTORY = Path("/var/lib/sync-daemon")
+LEDGER_FILE_NAME = "ledger.sqlite3"
+
+
 def state_directory_default() -> Path:
-    """The ledger directory: $STATE_DIRECTORY (its first entry) under systemd, else ./state."""
+    """The ledger directory without ``state_dir``: $STATE_DIRECTORY (its first entry), else /var/lib/sync-daemon.
+
+    One rule for the service and every command, whoever runs it and from wherever: never the
+    current directory, where a command would find (or make) a ledger the service does not use.
+    """
     first = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    return Path(first) if first else Path("state")
+    return Path(first) if first else DEFAULT_STATE_DIRECTORY
+
+
+def missing_ledger(directory: str | os.PathLike[str]) -> str | None:
+    """Error text when the state directory holds no SQLite ledger (a command that must not create one)."""
+    path = Path(directory).absolute() / LEDGER_FILE_NAME
+    try:
+        if path.is_file():
+            return None
+    except OSError:  # a directory this user may not enter: opening says why
+        return None
+    return (
+        f"there is no ledger at {path}: the daemon creates it when it first runs. If the daemon keeps its "
+        f"ledger elsewhere, set state_dir in the config file (default: $STATE_DIRECTORY, else "
+        f"{DEFAULT_STATE_DIRECTORY}) or pass that config with --config"
+    )
 
 
 class StateDirectoryInUse(ConfigurationError):

@@ -127,6 +127,7 @@ def test_monthly_limit_pauses_and_is_visible(tmp_path, woocommerce, gotrack, ord
     config = write_config(tmp_path / "config.toml", woocommerce, None, orderrepo)
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
+        assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite3").exists(), timeout=20)  # status needs it
         assert wait_until(lambda: status_of(config)["destinations"].get("orderrepo", {}).get("pause_kind") == "quota",
                           timeout=20)
     finally:
