@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 SHOP = """
 [woocommerce]
-url = "https://shop.example.com"
+url = "https://shop.example.net"
 consumer_key = "ck_0123456789abcdef0123456789abcdef01234567"
 consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"
 """

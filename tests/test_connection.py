@@ -667,7 +667,7 @@ def test_tracktor_status_options_prove_key_and_uuid(tmp_path):
 
 def test_shopback_is_checked_through_its_destination(tmp_path):
     simulators = pytest.importorskip("sync_daemon.simulators.shopback")
-    with simulators.ShopBackSimulator() as shopback:
+    with simulators.ShopBackSimulator(offer_id="5120") as shopback:  # 1234 is the example's placeholder
         section = {"enabled": True, "endpoint": shopback.endpoint, "offer_id": shopback.offer_id,
                    "security_token": shopback.security_token}
         result = one(build(tmp_path, shopback=section), "shopback")

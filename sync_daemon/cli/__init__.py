@@ -13,6 +13,7 @@ from sync_daemon.cli.webhooks import webhooks
 for command in (
     run.run,
     run.check_config,
+    run.config_example,
     status.status,
     resync.resync,
     writeback.writeback,

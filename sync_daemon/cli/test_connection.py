@@ -7,7 +7,7 @@ import sys
 import click
 
 from sync_daemon.cli.base import EXIT_CONFIG, EXIT_FAILED, config_option, fail, friendly_errors, print_json
-from sync_daemon.config import config_path, load_for_checks
+from sync_daemon.config import config_path, invalid_configuration, load_for_checks
 
 
 @click.command("test-connection")
@@ -24,6 +24,7 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
     # Imported here: the checks pull in every platform client, which --help and the light
     # commands, loading this module too, do not need.
     from sync_daemon.setup.checks import check_all, format_line
+    from sync_daemon.setup.offline import check_offline
 
     settings, invalid = load_for_checks(config_file)
     results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid)
@@ -34,5 +35,7 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
             click.echo(format_line(result))
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
-    if invalid.get(""):
-        fail("the connections work, but other settings are invalid: " + "; ".join(invalid[""]), EXIT_CONFIG)
+    # The rest of check-config's list (the connections' own problems are on their lines), in its words.
+    report = check_offline(config_file)
+    if report.lines({""}):
+        fail(invalid_configuration(report.path, report.lines({""})), EXIT_CONFIG)

@@ -34,14 +34,18 @@ def check_config_permissions(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def _state_dir_advice(directory: Path) -> str:
+    return (
+        "under systemd keep StateDirectory=sync-daemon in the unit (systemd then creates it for the service "
+        f"user); otherwise create it and give it to the user running the daemon: mkdir -p {directory} && "
+        f"chown USER {directory} && chmod 700 {directory}, or set state_dir"
+    )
+
+
 def check_state_dir_writable(path: str | os.PathLike[str]) -> str | None:
     """Error text when the ledger directory cannot be created or is not writable, else None."""
     directory = Path(path)
-    advice = (
-        "under systemd keep StateDirectory=sync-daemon in the unit (systemd then creates it for the service "
-        f"user); otherwise create it and give it to the user running the daemon: mkdir -p {directory} && "
-        f"chown USER {directory} && chmod 700 {directory}"
-    )
+    advice = _state_dir_advice(directory)
     if os.path.lexists(directory) and not os.path.isdir(directory):
         return f"state directory {directory} exists but is not a directory; {advice}"
     try:
@@ -62,6 +66,22 @@ def check_state_dir_writable(path: str | os.PathLike[str]) -> str | None:
 # The unit's StateDirectory=sync-daemon: a command in a root shell finds the service's ledger here.
 DEFAULT_STATE_DIRECTORY = Path("/var/lib/sync-daemon")
 LEDGER_FILE_NAME = "ledger.sqlite3"
+
+
+def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
+    """``check_state_dir_writable`` without creating anything: for ``check-config``, which only looks."""
+    directory = Path(path).absolute()
+    existing = directory
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent  # the nearest part that exists: mkdir -p starts there
+    if existing == directory and os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK):
+        return None
+    if existing != directory and os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK):
+        return None
+    return check_state_dir_writable(directory) if existing == directory else (
+        f"state directory {directory} does not exist and cannot be created ({existing} is not a directory this user"
+        " may write); " + _state_dir_advice(directory)
+    )
 
 
 def state_directory_default() -> Path:

@@ -35,6 +35,7 @@ from sync_daemon.core.redaction import redact
 from sync_daemon.core.urls import origin_of
 from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms.base import CheckResult, ConnectionSpec, ShopContext
+from sync_daemon.setup.example import placeholder_finding
 from sync_daemon.source.check import NAME, SHOP_CONNECTION, check_woocommerce
 
 SHOP = NAME  # the shop's settings section, always checked first
@@ -159,14 +160,20 @@ def preflight(connection: Connection, settings: SettingsBase, context: Context) 
             continue
         value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else str(raw)
         dotted = f"{name}.{item.key}"
+        where = value_source(name, item.key, context.config_file)
+        default = getattr(type(section).model_fields[item.key], "default", "")
+        placeholder = placeholder_finding(
+            name, item.key, value, default=default if isinstance(default, str) else "", label=item.label, where=where
+        )
         if item.kind == "url":
             if not value and not item.optional:
                 found.append(Finding(dotted, "is empty", f"paste the {item.label} from {spec.dashboard}"))
+            found.extend([placeholder] if placeholder else [])
             continue
         if not value and item.optional:
             continue
-        where = value_source(name, item.key, context.config_file)
-        found.extend(value_findings(dotted, value, label=item.label, where=where))
+        findings = value_findings(dotted, value, label=item.label, where=where)
+        found.extend(findings or ([placeholder] if placeholder else []))
     if any(finding.fatal for finding in found):
         return found
     found.extend(_prefix_findings(connection, section))

@@ -83,7 +83,8 @@ def test_failures_exit_1_with_cause_and_fix_and_bad_values_fail_only_their_line(
     elsewhere = run_cli("test-connection", config=other)
     assert elsewhere.returncode == 2, elsewhere.stdout + elsewhere.stderr
     assert [line.split()[1] for line in elsewhere.stdout.splitlines()] == ["OK", "OK"]
-    assert "the connections work, but other settings are invalid: delivery.batch_size" in elsewhere.stderr
+    # In check-config's words: one list of offline problems for both commands.
+    assert f"invalid configuration in {other}:\n  - delivery.batch_size:" in elsewhere.stderr
 
 
 def run_cli_with_stdin(*args, config, stdin: str):

@@ -7,7 +7,7 @@ import signal
 
 from sync_daemon.simulators.orders import make_order
 
-from .harness import Daemon, cli_env, run_cli, wait_until, write_config
+from .harness import ROOT, Daemon, cli_env, run_cli, wait_until, write_config
 
 
 def without_state_dir(config):
@@ -37,3 +37,72 @@ def test_commands_find_the_service_ledger_and_never_create_one(tmp_path, woocomm
     status = run_cli("status", config=config, env=env)
     assert status.returncode == 0, status.stderr
     assert str(service_state) in status.stdout  # the service's ledger, not one of its own
+
+
+def example_with_everything_on(tmp_path):
+    """`sync-daemon config-example`, unchanged but for every platform switched on and a state_dir."""
+    printed = run_cli("config-example")
+    assert printed.returncode == 0
+    assert printed.stdout == (ROOT / "config.example.toml").read_text()  # the package ships the repository's file
+    text = printed.stdout.replace("enabled = false", "enabled = true").replace(
+        '# state_dir = "/var/lib/sync-daemon"', f'state_dir = "{tmp_path / "state"}"'
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    config.chmod(0o600)
+    return config
+
+
+def test_check_config_lists_every_placeholder_test_connection_refuses_in_the_same_words(tmp_path):
+    config = example_with_everything_on(tmp_path)
+    checked = run_cli("check-config", config=config)
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    problems = [line.removeprefix("  - ") for line in checked.stderr.splitlines() if line.startswith("  - ")]
+    placeholders = {line.split()[0] for line in problems if "still holds the example placeholder" in line}
+    assert placeholders == {
+        "woocommerce.url", "woocommerce.consumer_key", "woocommerce.consumer_secret", "gotrack.api_key",
+        "gotrack.api_secret", "orderrepo.api_key", "shopback.offer_id", "shopback.security_token", "tracktor.uuid",
+        "tracktor.api_key",
+    }
+    tested = run_cli("test-connection", config=config)
+    assert tested.returncode == 1 and not tested.stdout.startswith("\n")
+    for line in problems:  # nothing was sent: each connection fails on the very same findings
+        problem, _, fix = line.partition(" — ")
+        assert problem in tested.stdout and fix in tested.stdout, line
+
+
+def test_check_config_refuses_pasted_values_and_addresses_without_sending(tmp_path, woocommerce, gotrack):
+    cases = {
+        "woocommerce.consumer_key": ('"ck_0123456789abcdef0123456789abcdef01234567 "', "has a space at the end"),
+        "woocommerce.consumer_secret": ('"••••••••"', "was pasted as bullet characters"),
+        "woocommerce.url": ('"https://shop.example.net/wp-json/wc/v3"', "points into WordPress (/wp-json…)"),
+        "gotrack.endpoint": ('"https://user:pw@gotrack.example.net/api/v1/orders"', "must not carry a user name"),
+    }
+    for dotted, (literal, expected) in cases.items():
+        config = write_config(tmp_path / "config.toml", woocommerce, gotrack, **{dotted: literal})
+        checked = run_cli("check-config", config=config)
+        assert checked.returncode == 2, (dotted, checked.stdout)
+        assert f"  - {dotted}" in checked.stderr and expected in checked.stderr, checked.stderr
+        assert "pw@" not in checked.stderr and "Traceback" not in checked.stderr
+        broken = woocommerce if dotted.startswith("woocommerce") else gotrack
+        broken.reset()
+        tested = run_cli("test-connection", config=config)
+        assert tested.returncode == 1 and expected in tested.stdout, tested.stdout
+        assert broken.request_log() == []  # refused before any request
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack, state_dir=f'"{blocked / "state"}"')
+    checked = run_cli("check-config", config=config)
+    assert checked.returncode == 2 and f"state directory {blocked / 'state'} does not exist and cannot be created" \
+        in checked.stderr
+    assert not (blocked / "state").exists()
+
+
+def test_check_config_warns_about_a_listener_on_every_address(tmp_path, woocommerce, gotrack):
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack,
+                          **{"server.enabled": "true", "server.listen": '"0.0.0.0:8787"'})
+    checked = run_cli("check-config", config=config)
+    assert checked.returncode == 0, checked.stderr
+    assert "warning: server.listen = '0.0.0.0:8787' answers on every network address" in checked.stderr
+    assert "reverse proxy with TLS" in checked.stderr
