@@ -305,3 +305,23 @@ def test_systemd_analyze_verify(name, tmp_path):
     # status 0, so any output at all is a failure.
     assert result.returncode == 0, result.stderr
     assert result.stdout + result.stderr == ""
+
+
+def test_units_start_without_credential_files_and_agree_with_the_docs_on_every_folder():
+    """A LoadCredential= of a missing file fails the start: the README's set-up (secrets in config.toml) has none."""
+    from sync_daemon.core.credentials import DEFAULT_CREDENTIALS_DIRECTORY
+    from sync_daemon.core.files import DEFAULT_STATE_DIRECTORY
+
+    root = UNIT_DIR.parent
+    documents = {path: path.read_text() for path in (root / "README.md", root / "docs" / "systemd.md")}
+    for name in UNITS:
+        assert not [value for key, value in unit_settings(name) if key.startswith("LoadCredential")], name
+        text = (UNIT_DIR / name).read_text()
+        commented = re.findall(r"^#LoadCredential=[^:]+:(\S+)$", text, re.MULTILINE)
+        assert commented and all(path.startswith(f"{DEFAULT_CREDENTIALS_DIRECTORY}/") for path in commented)
+        assert f"--credentials-dir {DEFAULT_CREDENTIALS_DIRECTORY}" in text
+    state = dict(unit_settings("sync-daemon.service"))["StateDirectory"]
+    assert Path("/var/lib") / state == DEFAULT_STATE_DIRECTORY  # the CLI's default is the unit's ledger
+    for path, text in documents.items():
+        assert "/etc/credstore" not in text, path
+        assert f"--credentials-dir {DEFAULT_CREDENTIALS_DIRECTORY}" in text, path

@@ -27,7 +27,8 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
     from sync_daemon.setup.offline import check_offline
 
     settings, invalid = load_for_checks(config_file)
-    results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid)
+    results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid,
+                        sources=True)
     if as_json:
         print_json([vars(result) for result in results])
     else:

@@ -103,7 +103,7 @@ def test_a_shop_page_address_is_named_and_connect_offers_the_site_address(tmp_pa
     assert result.stdout.strip() == (
         f"woocommerce  FAILED  there is no REST API at {woocommerce.url}/shop/wp-json/ (a 404 page): /shop is not "
         f"the WordPress address; the REST API answers at {woocommerce.url}/wp-json/ — set woocommerce.url to "
-        f"{woocommerce.url}"
+        f"{woocommerce.url} (values in {config}: url, consumer_key, consumer_secret)"
     )
     assert "Plain" not in result.stdout
 

@@ -106,3 +106,35 @@ def test_check_config_warns_about_a_listener_on_every_address(tmp_path, woocomme
     assert checked.returncode == 0, checked.stderr
     assert "warning: server.listen = '0.0.0.0:8787' answers on every network address" in checked.stderr
     assert "reverse proxy with TLS" in checked.stderr
+
+
+def test_every_command_reads_the_service_credentials_and_says_where_each_value_came_from(
+    tmp_path, woocommerce, gotrack
+):
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack)
+    shop = woocommerce.credentials
+    folder = tmp_path / "credentials"  # what the unit's LoadCredential= lines read
+    folder.mkdir(mode=0o700)
+    for key in ("consumer_key", "consumer_secret"):
+        (folder / f"woocommerce.{key}").write_text(shop[key] + "\n")
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("consumer_")))
+
+    alone = run_cli("test-connection", "woocommerce", config=config)
+    assert alone.returncode != 0 and "woocommerce.consumer_key" in alone.stdout + alone.stderr
+
+    tested = run_cli("--credentials-dir", str(folder), "test-connection", config=config)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    shop_line = tested.stdout.splitlines()[0]
+    assert f"in {config}: url" in shop_line
+    assert f"in credential file {folder / 'woocommerce.consumer_key'}: consumer_key" in shop_line
+    assert f"in credential file {folder / 'woocommerce.consumer_secret'}: consumer_secret" in shop_line
+    assert "in " + str(config) + ": endpoint, api_key, api_secret" in tested.stdout.splitlines()[1]
+    assert shop["consumer_secret"] not in tested.stdout + tested.stderr
+
+    woocommerce.add_orders([make_order(8300)])
+    resync = run_cli("--credentials-dir", str(folder), "resync", "8300", config=config)
+    assert resync.returncode == 0, resync.stdout + resync.stderr
+    assert len(gotrack.orders()) == 1
+
+    missing = run_cli("--credentials-dir", str(tmp_path / "nowhere"), "status", config=config)
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
