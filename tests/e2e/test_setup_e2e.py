@@ -4,6 +4,9 @@ looked for, one set of offline checks, credentials from one folder, the shipped 
 from __future__ import annotations
 
 import signal
+import socket
+
+import requests
 
 from sync_daemon.simulators.orders import make_order
 
@@ -138,3 +141,62 @@ def test_every_command_reads_the_service_credentials_and_says_where_each_value_c
 
     missing = run_cli("--credentials-dir", str(tmp_path / "nowhere"), "status", config=config)
     assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code in (200, 503)
+    except requests.ConnectionError:
+        return False
+
+
+def reloads(daemon: Daemon) -> list[dict]:
+    return [line for line in daemon.log_lines() if line.get("event") == "configuration reloaded"]
+
+
+def test_reload_starts_moves_and_stops_the_listener_and_names_what_changed(tmp_path, woocommerce, gotrack):
+    first, second = free_port(), free_port()
+    secret = "whsec-reload-" + "9" * 24
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack,
+                          **{"server.enabled": "false", "server.listen": f'"127.0.0.1:{first}"'})
+    daemon = Daemon(config, tmp_path / "daemon.log")
+
+    def reload_with(**overrides: str) -> dict:
+        done = len(reloads(daemon))
+        write_config(config, woocommerce, gotrack, **overrides)
+        daemon.process.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: len(reloads(daemon)) > done, timeout=30), daemon.log_path.read_text()
+        return reloads(daemon)[-1]
+
+    try:
+        assert wait_until(lambda: any(line.get("event") == "sync-daemon started" for line in daemon.log_lines()))
+        assert not answers(first)
+
+        switched_on = reload_with(**{"server.enabled": "true", "server.listen": f'"127.0.0.1:{first}"'})
+        assert switched_on["changed"] == ["server"]
+        assert switched_on["listener"] == f"listener started on 127.0.0.1:{first}"
+        assert wait_until(lambda: answers(first), timeout=10)
+
+        moved = reload_with(**{"server.enabled": "true", "server.listen": f'"127.0.0.1:{second}"',
+                               "server.woocommerce_secret": f'"{secret}"'})
+        assert moved["changed"] == ["server"] and moved["listener"] == f"listener moved to 127.0.0.1:{second}"
+        assert wait_until(lambda: answers(second), timeout=10) and not answers(first)
+
+        secret_only = reload_with(**{"server.enabled": "true", "server.listen": f'"127.0.0.1:{second}"',
+                                     "server.woocommerce_secret": '"whsec-another-one-0000000000"'})
+        assert secret_only["changed"] == ["server"] and "listener" not in secret_only  # read per request
+
+        switched_off = reload_with(**{"server.enabled": "false", "server.listen": f'"127.0.0.1:{second}"'})
+        assert switched_off["changed"] == ["server"] and switched_off["listener"] == "listener stopped"
+        assert not answers(second)
+        assert daemon.process.poll() is None
+    finally:
+        assert daemon.stop(signal.SIGTERM) == 0
+    log = daemon.log_path.read_text()
+    assert secret not in log and "whsec-another-one" not in log
