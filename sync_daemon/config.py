@@ -390,26 +390,6 @@ def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check:
     return settings
 
 
-def load_for_checks(explicit_path: str | os.PathLike[str] | None = None) -> tuple[SettingsBase, dict[str, list[str]]]:
-    """Settings for ``test-connection``: invalid values left out, their problems by section.
-
-    One section's mistake must not stop the other connections being checked side by side;
-    the key ``""`` holds problems of top-level settings.
-    """
-    path = config_path(explicit_path)
-    data = read_toml(path) if path else {}
-    try:
-        settings, errors = _validate_leniently(data)
-    except ValidationError as error:
-        raise ConfigurationError(describe_validation_error(error, path)) from None
-    by_section: dict[str, list[str]] = {}
-    for location, line in errors:
-        section = location[0] if location and location[0] in sections_with_connections(type(settings)) else ""
-        by_section.setdefault(section, []).append(line)
-    redaction.register(*settings.secrets())
-    return settings, by_section
-
-
 def describe_validation_error(error: ValidationError, path: Path | None) -> str:
     """Every error of a failed validation, one line each, for a ConfigurationError."""
     return invalid_configuration(path, [_error_line(item) for item in error.errors()])

@@ -296,7 +296,7 @@ def check_all(
     """Check WooCommerce and the enabled (or named) connections side by side; results in registry order.
 
     ``invalid`` holds, per section, configuration problems that ruled some of its values out
-    (``load_for_checks``): such a connection fails with them, and the others are still checked.
+    (``setup.offline``): such a connection fails with them, and the others are still checked.
     With ``sources`` each result also says where each of its values came from (``details["sources"]``).
     """
     known = known_names(settings)

@@ -27,6 +27,14 @@ class OfflineReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (section or "", one line)
     warnings: list[str] = field(default_factory=list)
 
+    def by_section(self) -> dict[str, list[str]]:
+        """The problems of each connection (the shop, a platform), for test-connection's lines."""
+        found: dict[str, list[str]] = {}
+        for section, line in self.problems:
+            if section:
+                found.setdefault(section, []).append(line)
+        return found
+
     def lines(self, sections: set[str] | None = None) -> list[str]:
         """The problems' lines, all or those of some sections only."""
         return [line for section, line in self.problems if sections is None or section in sections]
