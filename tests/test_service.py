@@ -325,3 +325,5 @@ def test_units_start_without_credential_files_and_agree_with_the_docs_on_every_f
     for path, text in documents.items():
         assert "/etc/credstore" not in text, path
         assert f"--credentials-dir {DEFAULT_CREDENTIALS_DIRECTORY}" in text, path
+    # The unit runs /opt/sync-daemon/bin/sync-daemon; the guide's commands need it on the PATH.
+    assert "ln -s /opt/sync-daemon/bin/sync-daemon /usr/local/bin/" in documents[root / "docs" / "systemd.md"]
