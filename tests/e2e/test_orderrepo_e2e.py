@@ -10,6 +10,8 @@ from .harness import Daemon, run_cli, wait_until, write_config
 
 
 def status_of(config):
+    # A daemon just started may not have created its ledger yet; status never creates one.
+    assert wait_until(lambda: (config.parent / "state" / "ledger.sqlite3").exists(), timeout=20)
     result = run_cli("status", "--json", config=config)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -127,7 +129,6 @@ def test_monthly_limit_pauses_and_is_visible(tmp_path, woocommerce, gotrack, ord
     config = write_config(tmp_path / "config.toml", woocommerce, None, orderrepo)
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
-        assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite3").exists(), timeout=20)  # status needs it
         assert wait_until(lambda: status_of(config)["destinations"].get("orderrepo", {}).get("pause_kind") == "quota",
                           timeout=20)
     finally:
