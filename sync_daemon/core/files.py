@@ -74,14 +74,18 @@ def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
     existing = directory
     while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent  # the nearest part that exists: mkdir -p starts there
-    if existing == directory and os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK):
+    if existing == directory:  # it exists: the same probe as at start (a temporary file, removed at once)
+        return None if _writable_directory(directory) else check_state_dir_writable(directory)
+    if _writable_directory(existing):
         return None
-    if existing != directory and os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK):
-        return None
-    return check_state_dir_writable(directory) if existing == directory else (
+    return (
         f"state directory {directory} does not exist and cannot be created ({existing} is not a directory this user"
-        " may write); " + _state_dir_advice(directory)
+        f" may write); {_state_dir_advice(directory)}"
     )
+
+
+def _writable_directory(path: Path) -> bool:
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
 def state_directory_default() -> Path:
