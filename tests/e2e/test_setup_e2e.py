@@ -192,6 +192,18 @@ def test_reload_starts_moves_and_stops_the_listener_and_names_what_changed(tmp_p
                                      "server.woocommerce_secret": '"whsec-another-one-0000000000"'})
         assert secret_only["changed"] == ["server"] and "listener" not in secret_only  # read per request
 
+        with socket.socket() as holder:  # an address in use: the reload is refused, the old listener serves on
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            taken = holder.getsockname()[1]
+            write_config(config, woocommerce, gotrack,
+                         **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{taken}"'})
+            daemon.process.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: any(line.get("event", "").startswith("reload rejected")
+                                          for line in daemon.log_lines()), timeout=30)
+        rejected = next(line for line in daemon.log_lines() if line.get("event", "").startswith("reload rejected"))
+        assert f"127.0.0.1:{taken}: cannot listen there" in rejected["problems"] and answers(second)
+
         switched_off = reload_with(**{"server.enabled": "false", "server.listen": f'"127.0.0.1:{second}"'})
         assert switched_off["changed"] == ["server"] and switched_off["listener"] == "listener stopped"
         assert not answers(second)
