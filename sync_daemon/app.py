@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sync_daemon.config import Settings, load_settings
 from sync_daemon.core import logs
 from sync_daemon.core.errors import ConfigurationError
-from sync_daemon.core.files import check_state_dir_writable
+from sync_daemon.core.files import check_state_dir_writable, missing_ledger
 from sync_daemon.core.urls import origin_of
 from sync_daemon.engine.sync import Engine
 from sync_daemon.engine.writeback import StatusWriter
@@ -29,8 +29,12 @@ from sync_daemon.source.images import ProductImages
 from sync_daemon.source.woocommerce import WooCommerceSource
 
 
-def open_ledger(settings: Settings) -> Ledger:
-    """Open the configured ledger: PostgreSQL when ``[ledger] url`` says so, else SQLite in the state directory."""
+def open_ledger(settings: Settings, *, create: bool = True) -> Ledger:
+    """Open the configured ledger: PostgreSQL when ``[ledger] url`` says so, else SQLite in the state directory.
+
+    Without ``create`` a missing SQLite ledger is a ConfigurationError saying where it was looked
+    for: a command run beside the daemon must find the daemon's ledger, never start an empty one.
+    """
     section = settings.ledger
     if section.shared:
         password = section.password.get_secret_value() if section.password else None
@@ -38,7 +42,7 @@ def open_ledger(settings: Settings) -> Ledger:
             section.url, shop_id=shop_id(settings), password=password, lease_seconds=section.lease_seconds
         )
     directory = settings.resolved_state_dir()
-    problem = check_state_dir_writable(directory)
+    problem = check_state_dir_writable(directory) if create else missing_ledger(directory)
     if problem:
         raise ConfigurationError(problem)
     return SqliteLedger.open(directory)
@@ -170,7 +174,8 @@ class App:
     """The wired parts for one command: ``with App(settings) as app:`` opens the ledger, closes all on exit.
 
     The engine is built on first use of ``app.engine``, so a command that only reads the ledger
-    (``status``) never builds the shop and platform clients.
+    (``status``) never builds the shop and platform clients. A command that only reads never creates
+    a missing ledger; one that sends (``resync``, ``writeback``, the demo) passes ``create_ledger``.
     """
 
     def __init__(
@@ -179,15 +184,17 @@ class App:
         *,
         stop_event: threading.Event | None = None,
         on_progress: Callable[[], Any] = lambda: None,
+        create_ledger: bool = False,
     ) -> None:
         self.settings = settings
+        self._create_ledger = create_ledger
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self._on_progress = on_progress
         self._ledger: Ledger | None = None
         self._engine: Engine | None = None
 
     def __enter__(self) -> App:
-        self._ledger = open_ledger(self.settings)
+        self._ledger = open_ledger(self.settings, create=self._create_ledger)
         return self
 
     def __exit__(
@@ -227,7 +234,7 @@ class App:
 
 def poll_once(settings: Settings, *, passes: int = 1, pause: float = 0.0) -> list[Any]:
     """Run a few passes in the foreground (used by ``demo``); returns their summaries."""
-    with App(settings) as app:
+    with App(settings, create_ledger=True) as app:
         engine = app.engine
         engine.startup()
         summaries = []

@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr, ValidationError, create_model, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sync_daemon.core import redaction
+from sync_daemon.core.credentials import CredentialsSource
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.files import state_directory_default
 from sync_daemon.core.server_settings import ServerSettings
@@ -165,7 +166,7 @@ class SettingsBase(BaseSettings):
         return tuple(_LeaveOut(settings_cls, source) for source in sources)
 
     def resolved_state_dir(self) -> Path:
-        """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else ./state."""
+        """The ledger's directory: the setting, else $STATE_DIRECTORY (systemd), else /var/lib/sync-daemon."""
         return self.state_dir if self.state_dir is not None else state_directory_default()
 
     def section(self, name: str) -> Any:
@@ -264,28 +265,6 @@ def sections_with_connections(settings_class: type[SettingsBase]) -> tuple[str, 
     return ("woocommerce", *settings_class.platforms)
 
 
-class CredentialsSource(PydanticBaseSettingsSource):
-    """systemd credentials: ``$CREDENTIALS_DIRECTORY/<section>.<field>`` holds one secret."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        """Unused: ``__call__`` reads the whole directory at once."""
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory or not Path(directory).is_dir():
-            return {}
-        values: dict[str, dict[str, str]] = {}
-        for path in sorted(Path(directory).iterdir()):
-            section, dot, field = path.name.partition(".")
-            if not dot or section not in self.settings_cls.model_fields or not path.is_file():
-                continue
-            # A trailing newline is what `echo secret > file` leaves; keep anything else intact
-            # so that test-connection can point out a stray space.
-            values.setdefault(section, {})[field] = path.read_text(encoding="utf-8").rstrip("\r\n")
-        return values
-
-
 # Locations (("gotrack", "endpoint"), ("poll_interval_seconds",), …) whose values every source
 # leaves out while a configuration is validated leniently: see _validate_leniently.
 _left_out: ContextVar[frozenset[tuple[str, ...]]] = ContextVar("_left_out", default=frozenset())
@@ -331,7 +310,7 @@ def _error_line(item: Any) -> str:
     location = ".".join(str(part) for part in item["loc"]) or "(top level)"
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
-        message = "unknown setting (a typo? see config.example.toml)"
+        message = "unknown setting (a typo? every key: sync-daemon config-example)"
     return f"{location}: {message}"
 
 
@@ -385,8 +364,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"config file {path} is not valid TOML: {error}") from None
 
 
-def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check: bool = True) -> SettingsBase:
-    """Load and validate settings; raise ConfigurationError listing every problem at once."""
+def check_settings(
+    explicit_path: str | os.PathLike[str] | None = None, *, check: bool = True
+) -> tuple[SettingsBase, Path | None, list[str]]:
+    """Settings with invalid values left out, the file read, and every problem found (none raised).
+
+    With ``check`` the missing-credential checks too, except where a value was left out as invalid.
+    A file that cannot be read or parsed is still a ConfigurationError.
+    """
     path = config_path(explicit_path)
     data = read_toml(path) if path else {}
     try:
@@ -395,40 +380,32 @@ def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check:
         raise ConfigurationError(describe_validation_error(error, path)) from None
     lines = [line for _, line in errors]
     if check:
-        # The missing-credential checks too, except where a value was left out as invalid.
         locations = {location for location, _ in errors}
         lines += [problem for problem in settings.problems() if not _concerns(problem, locations)]
+    redaction.register(*settings.secrets())
+    return settings, path, lines
+
+
+def load_settings(explicit_path: str | os.PathLike[str] | None = None, *, check: bool = True) -> SettingsBase:
+    """Load and validate settings; raise ConfigurationError listing every problem at once."""
+    settings, path, lines = check_settings(explicit_path, check=check)
     if lines:
-        raise ConfigurationError(_invalid(path, lines))
-    redaction.register(*settings.secrets())
+        raise ConfigurationError(invalid_configuration(path, lines))
     return settings
-
-
-def load_for_checks(explicit_path: str | os.PathLike[str] | None = None) -> tuple[SettingsBase, dict[str, list[str]]]:
-    """Settings for ``test-connection``: invalid values left out, their problems by section.
-
-    One section's mistake must not stop the other connections being checked side by side;
-    the key ``""`` holds problems of top-level settings.
-    """
-    path = config_path(explicit_path)
-    data = read_toml(path) if path else {}
-    try:
-        settings, errors = _validate_leniently(data)
-    except ValidationError as error:
-        raise ConfigurationError(describe_validation_error(error, path)) from None
-    by_section: dict[str, list[str]] = {}
-    for location, line in errors:
-        section = location[0] if location and location[0] in sections_with_connections(type(settings)) else ""
-        by_section.setdefault(section, []).append(line)
-    redaction.register(*settings.secrets())
-    return settings, by_section
 
 
 def describe_validation_error(error: ValidationError, path: Path | None) -> str:
     """Every error of a failed validation, one line each, for a ConfigurationError."""
-    return _invalid(path, [_error_line(item) for item in error.errors()])
+    return invalid_configuration(path, [_error_line(item) for item in error.errors()])
 
 
-def _invalid(path: Path | None, lines: list[str]) -> str:
-    where = f" in {path}" if path else ""
-    return f"invalid configuration{where}:\n  - " + "\n  - ".join(lines)
+def invalid_configuration(path: Path | None, lines: list[str]) -> str:
+    """The one text of an invalid configuration: the file (or the missing default one), then one problem a line."""
+    if path is None:  # only the environment was read: its problems alone would hide that the file is missing
+        head = (
+            f"no configuration file at {DEFAULT_CONFIG_PATH} — copy config.example.toml there"
+            " (`sync-daemon config-example`) or pass --config; the environment alone leaves an invalid configuration"
+        )
+    else:
+        head = f"invalid configuration in {path}"
+    return f"{head}:\n  - " + "\n  - ".join(lines)

@@ -85,8 +85,8 @@ def orderrepo():
 
 @pytest.fixture
 def shopback():
-    """The ShopBack postback simulator for offer 1234, with a fresh security token."""
-    with ShopBackSimulator(offer_id="1234") as simulator:
+    """The ShopBack postback simulator for offer 5120 (not the example's placeholder 1234), with a fresh token."""
+    with ShopBackSimulator(offer_id="5120") as simulator:
         yield simulator
 
 

@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from sync_daemon.app import build_engine
 from sync_daemon.cli import main
-from sync_daemon.config import Settings, load_for_checks
+from sync_daemon.config import Settings
 from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms import REGISTRY, ShopContext
 from sync_daemon.setup.checks import check_all, check_one
+from sync_daemon.setup.offline import check_offline
 from sync_daemon.simulators import GoTrackSimulator
 from sync_daemon.simulators.base import TLS_CERTIFICATE, TLS_KEY_AND_CERTIFICATE
 from sync_daemon.simulators.orders import make_order
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("_clean_environment")
 
 SHOP = """
 [woocommerce]
-url = "https://shop.example.com"
+url = "https://shop.example.net"
 consumer_key = "ck_0123456789abcdef0123456789abcdef01234567"
 consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"
 """
@@ -120,7 +121,8 @@ def test_a_good_bundle_passes_check_config(tmp_path):
 def test_test_connection_fails_only_the_line_whose_bundle_is_unusable(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(SHOP + GOTRACK + f'ca_bundle = "{tmp_path / "missing.pem"}"\n')
-    settings, invalid = load_for_checks(path)
+    report = check_offline(path)
+    settings, invalid = report.settings, report.by_section()
     assert invalid == {"gotrack": [f"gotrack.ca_bundle: {tmp_path / 'missing.pem'} does not exist"]}
     (gotrack,) = check_all(settings, ["gotrack"], invalid=invalid)
     assert not gotrack.ok and "does not exist" in gotrack.message and "nothing was sent" in gotrack.hint

@@ -144,13 +144,15 @@ def test_a_section_left_out_as_invalid_does_not_add_a_misleading_problem(tmp_pat
 
 
 def test_checks_get_every_section_that_is_valid_and_the_problems_of_the_others(tmp_path):
-    from sync_daemon.config import load_for_checks
+    from sync_daemon.setup.offline import check_offline
 
-    text = VALID + 'endpoint = "http://gotrack.example/api/v1/orders"\n' + (
-        '\n[shopback]\nenabled = true\noffer_id = "1234"\nsecurity_token = "0123456789abcdefABCDEF0123456789 "\n'
+    text = f'state_dir = "{tmp_path / "state"}"\n' + VALID.replace("shop.example.com", "shop.example.net") + (
+        'endpoint = "http://gotrack.example/api/v1/orders"\n'
+        '\n[shopback]\nenabled = true\noffer_id = "5120"\nsecurity_token = "0123456789abcdefABCDEF0123456789 "\n'
         "\n[delivery]\nbatch_size = 0\n"
     )
-    settings, problems = load_for_checks(write(tmp_path, text))
+    report = check_offline(write(tmp_path, text))
+    settings, problems = report.settings, {**report.by_section(), "": report.lines({""})}
     assert settings.woocommerce.consumer_key.get_secret_value().startswith("ck_")
     assert settings.gotrack.api_key.get_secret_value() == "fbc_123456789012"  # the rest of [gotrack] is kept
     assert problems["gotrack"] == ["gotrack.endpoint: must use https:// (credentials travel with every request)"]

@@ -305,3 +305,31 @@ def test_no_to_the_offer_saves_nothing(tmp_path, wc):
     assert code == 1
     assert f"use {wc.url} as the WooCommerce shop URL? [Y/n]" in shown
     assert not path.exists()
+
+
+def test_credentials_dir_says_what_went_where_in_pasteable_lines(tmp_path, wc, gt, monkeypatch):
+    path = write_commented(tmp_path, wc, gt)
+    monkeypatch.chdir(tmp_path)  # a relative folder: the unit needs absolute paths
+    result = invoke("connect", "gotrack", "--config", str(path), "--credentials-dir", "creds",
+                    "--key", gt.api_key, input=f"\n{gt.api_secret}\n")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    folder = tmp_path / "creds"
+    assert [line for line in lines if "LoadCredential=" in line] == [
+        f"LoadCredential=gotrack.api_secret:{folder / 'gotrack.api_secret'}",
+    ]
+    saved = next(line for line in lines if line.startswith("saved [gotrack]"))
+    assert saved == f"saved [gotrack] (api_key, enabled) to {path} (mode 0600)"  # the secret went elsewhere
+    assert f"wrote gotrack.api_secret to {folder / 'gotrack.api_secret'}" in result.stdout
+
+
+def test_a_credential_file_the_unit_may_load_is_named_when_connect_saves_into_the_toml(tmp_path, wc, gt, monkeypatch):
+    path = write_commented(tmp_path, wc, gt)
+    folder = tmp_path / "etc-credentials"  # stands for /etc/sync-daemon/credentials
+    folder.mkdir()
+    (folder / "gotrack.api_secret").write_text("the-old-secret\n")
+    monkeypatch.setattr("sync_daemon.setup.connect.DEFAULT_CREDENTIALS_DIRECTORY", folder)
+    result = invoke("connect", "gotrack", "--config", str(path), "--key", gt.api_key, input=f"\n{gt.api_secret}\n")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {folder / 'gotrack.api_secret'} exists: if the unit loads it" in result.stderr
+    assert f"--credentials-dir {folder}" in result.stderr

@@ -595,7 +595,8 @@ def test_shop_key_revoked_after_orders_were_read(tmp_path, wc):
     wc.consumer_key = "ck_" + "5" * 40  # the merchant deleted the key in WooCommerce and made another
     result = one(settings, "woocommerce")
     assert not result.ok and "does not know this consumer key" in result.message
-    assert "has read orders with these settings before (up to 2026-11-20T10:00:00" in result.hint
+    assert "ledger (" in result.hint and "holds orders read from the shop up to 2026-11-20T10:00:00" in result.hint
+    assert "with these settings" not in result.hint  # nothing checked which key read them
     assert "revoked or deleted in WooCommerce → Settings → Advanced → REST API" in result.hint
 
 
@@ -667,7 +668,7 @@ def test_tracktor_status_options_prove_key_and_uuid(tmp_path):
 
 def test_shopback_is_checked_through_its_destination(tmp_path):
     simulators = pytest.importorskip("sync_daemon.simulators.shopback")
-    with simulators.ShopBackSimulator() as shopback:
+    with simulators.ShopBackSimulator(offer_id="5120") as shopback:  # 1234 is the example's placeholder
         section = {"enabled": True, "endpoint": shopback.endpoint, "offer_id": shopback.offer_id,
                    "security_token": shopback.security_token}
         result = one(build(tmp_path, shopback=section), "shopback")

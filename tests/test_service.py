@@ -258,7 +258,7 @@ def test_state_dir_not_writable(tmp_path, monkeypatch):
 
 def test_state_directory_default(monkeypatch):
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    assert state_directory_default() == Path("state")
+    assert state_directory_default() == Path("/var/lib/sync-daemon")  # the unit's, never the working directory
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/sync-daemon:/var/lib/other")
     assert state_directory_default() == Path("/var/lib/sync-daemon")
 
@@ -305,3 +305,25 @@ def test_systemd_analyze_verify(name, tmp_path):
     # status 0, so any output at all is a failure.
     assert result.returncode == 0, result.stderr
     assert result.stdout + result.stderr == ""
+
+
+def test_units_start_without_credential_files_and_agree_with_the_docs_on_every_folder():
+    """A LoadCredential= of a missing file fails the start: the README's set-up (secrets in config.toml) has none."""
+    from sync_daemon.core.credentials import DEFAULT_CREDENTIALS_DIRECTORY
+    from sync_daemon.core.files import DEFAULT_STATE_DIRECTORY
+
+    root = UNIT_DIR.parent
+    documents = {path: path.read_text() for path in (root / "README.md", root / "docs" / "systemd.md")}
+    for name in UNITS:
+        assert not [value for key, value in unit_settings(name) if key.startswith("LoadCredential")], name
+        text = (UNIT_DIR / name).read_text()
+        commented = re.findall(r"^#LoadCredential=[^:]+:(\S+)$", text, re.MULTILINE)
+        assert commented and all(path.startswith(f"{DEFAULT_CREDENTIALS_DIRECTORY}/") for path in commented)
+        assert f"--credentials-dir {DEFAULT_CREDENTIALS_DIRECTORY}" in text
+    state = dict(unit_settings("sync-daemon.service"))["StateDirectory"]
+    assert Path("/var/lib") / state == DEFAULT_STATE_DIRECTORY  # the CLI's default is the unit's ledger
+    for path, text in documents.items():
+        assert "/etc/credstore" not in text, path
+        assert f"--credentials-dir {DEFAULT_CREDENTIALS_DIRECTORY}" in text, path
+    # The unit runs /opt/sync-daemon/bin/sync-daemon; the guide's commands need it on the PATH.
+    assert "ln -s /opt/sync-daemon/bin/sync-daemon /usr/local/bin/" in documents[root / "docs" / "systemd.md"]

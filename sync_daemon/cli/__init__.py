@@ -25,6 +25,7 @@ from sync_daemon.cli.webhooks import webhooks
 for command in (
     run.run,
     run.check_config,
+    run.config_example,
     status.status,
     problems.problems,
     resync.resync,

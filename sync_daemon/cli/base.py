@@ -11,11 +11,13 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
+from sync_daemon.core.credentials import DEFAULT_CREDENTIALS_DIRECTORY, use_credentials_directory
 from sync_daemon.core.errors import ConfigurationError, LedgerUnavailable, SyncError
 from sync_daemon.core.redaction import redact
 
@@ -72,8 +74,19 @@ config_option = click.option(
 # Without a command the help is printed and the exit code is 0: 2 means a configuration problem.
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="sync-daemon")
+@click.option(
+    "--credentials-dir",
+    type=click.Path(file_okay=False),
+    help="Read secrets from the credential files DIR/<section>.<key>, as the service does (as root: "
+    "--credentials-dir /etc/sync-daemon/credentials). Default: $CREDENTIALS_DIRECTORY.",
+)
 @click.pass_context
-def main(context: click.Context) -> None:
+def main(context: click.Context, credentials_dir: str | None) -> None:
     """sync-daemon: WooCommerce orders to GoTrack.bd and the other platforms, exactly once."""
+    if credentials_dir:
+        if not Path(credentials_dir).is_dir():
+            fail(f"--credentials-dir {credentials_dir}: no such folder (the unit's is {DEFAULT_CREDENTIALS_DIRECTORY})",
+                 EXIT_CONFIG)
+        use_credentials_directory(credentials_dir)
     if context.invoked_subcommand is None:
         click.echo(context.get_help())

@@ -38,7 +38,7 @@ def migrate(config_file: str | None) -> None:
 
     settings = load_settings(config_file, check=False)
     before = _stored_version(settings)
-    opened = open_ledger(settings)  # applies what is missing; refuses a newer ledger
+    opened = open_ledger(settings, create=False)  # applies what is missing; refuses a newer ledger
     try:
         after, location = opened.schema_version(), opened.location
     finally:

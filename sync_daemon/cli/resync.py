@@ -23,7 +23,7 @@ def resync(order_id: int, destination: str | None, as_json: bool, config_file: s
     from sync_daemon.app import App, load_configured
 
     settings = load_configured(config_file)
-    with App(settings) as app:
+    with App(settings, create_ledger=True) as app:  # a send is recorded, even before the daemon's first run
         results = app.engine.resync(order_id, destination)
     if as_json:
         print_json([vars(result) | {"landed": result.landed, "ok": result.ok} for result in results])

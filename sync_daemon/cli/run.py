@@ -1,4 +1,4 @@
-"""``sync-daemon run`` (the daemon) and ``sync-daemon check-config`` (offline validation)."""
+"""``sync-daemon run`` (the daemon), ``check-config`` (offline validation) and ``config-example``."""
 
 from __future__ import annotations
 
@@ -6,24 +6,8 @@ import sys
 
 import click
 
-from sync_daemon.cli.base import config_option, friendly_errors
-from sync_daemon.config import DEFAULT_CONFIG_PATH, Settings, config_path, load_settings
-from sync_daemon.core.errors import ConfigurationError
-from sync_daemon.core.files import check_config_permissions
-
-
-def load_or_name_the_missing_file(config_file: str | None) -> Settings:
-    """The settings; when no file was given and the default one is missing, an error that names that file."""
-    try:
-        return load_settings(config_file)
-    except ConfigurationError as error:
-        if config_path(config_file) is not None:
-            raise
-        # Only the environment was read: its problems alone would hide that the file is missing.
-        raise ConfigurationError(
-            f"no configuration file at {DEFAULT_CONFIG_PATH} — copy config.example.toml there or pass --config"
-            f"; the environment alone leaves an {error}"
-        ) from None
+from sync_daemon.cli.base import EXIT_CONFIG, config_option, fail, friendly_errors
+from sync_daemon.config import invalid_configuration
 
 
 @click.command()
@@ -36,7 +20,6 @@ def run(config_file: str | None) -> None:
     from sync_daemon.cli.progress import TerminalProgress
     from sync_daemon.service.runner import run as run_daemon
 
-    load_or_name_the_missing_file(config_file)
     # In the foreground on a terminal, a long pass shows a bar (the log prints above it).
     bar = TerminalProgress() if sys.stderr.isatty() else None
     sys.exit(run_daemon(config_file, display=bar, log_stream=bar))
@@ -46,14 +29,29 @@ def run(config_file: str | None) -> None:
 @config_option
 @friendly_errors
 def check_config(config_file: str | None) -> None:
-    """Validate the configuration offline; lists every problem, exit code 2 when invalid."""
-    settings = load_or_name_the_missing_file(config_file)
-    path = config_path(config_file)
-    if path is not None:
-        warning = check_config_permissions(path)
-        if warning:
-            click.echo(f"warning: {warning}", err=True)
+    """Validate the configuration offline; lists every problem, exit code 2 when invalid.
+
+    The same checks as test-connection's pre-flight (placeholders, pasted bullets, stray spaces,
+    a URL into WordPress …), without sending anything.
+    """
+    # Imported here: the pre-flight pulls in every platform's connection spec.
+    from sync_daemon.setup.offline import check_offline
+
+    report = check_offline(config_file)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if report.problems:
+        fail(invalid_configuration(report.path, report.lines()), EXIT_CONFIG)
+    settings = report.settings
     click.echo(
-        f"configuration OK: {path or 'environment only'}; destinations: {', '.join(settings.enabled_destinations())}"
-        f"; ledger in {settings.resolved_state_dir()}"
+        f"configuration OK: {report.path or 'environment only'}; destinations: "
+        f"{', '.join(settings.enabled_destinations())}; ledger in {settings.resolved_state_dir().absolute()}"
     )
+
+
+@click.command("config-example")
+def config_example() -> None:
+    """Print the example configuration (every key, commented): sync-daemon config-example > config.toml."""
+    from sync_daemon.setup.example import example_text
+
+    click.echo(example_text(), nl=False)

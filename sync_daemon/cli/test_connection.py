@@ -7,7 +7,7 @@ import sys
 import click
 
 from sync_daemon.cli.base import EXIT_CONFIG, EXIT_FAILED, config_option, fail, friendly_errors, print_json
-from sync_daemon.config import config_path, load_for_checks
+from sync_daemon.config import invalid_configuration
 
 
 @click.command("test-connection")
@@ -24,9 +24,13 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
     # Imported here: the checks pull in every platform client, which --help and the light
     # commands, loading this module too, do not need.
     from sync_daemon.setup.checks import check_all, format_line
+    from sync_daemon.setup.offline import check_offline
 
-    settings, invalid = load_for_checks(config_file)
-    results = check_all(settings, list(names), config_file=config_path(config_file), invalid=invalid)
+    # check-config's offline list first: a connection with a problem there fails in its very words,
+    # without a request; the others are still checked.
+    report = check_offline(config_file)
+    invalid = report.by_section()
+    results = check_all(report.settings, list(names), config_file=report.path, invalid=invalid, sources=True)
     if as_json:
         print_json([vars(result) for result in results])
     else:
@@ -34,5 +38,6 @@ def test_connection(names: tuple[str, ...], as_json: bool, config_file: str | No
             click.echo(format_line(result))
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
-    if invalid.get(""):
-        fail("the connections work, but other settings are invalid: " + "; ".join(invalid[""]), EXIT_CONFIG)
+    # The rest of check-config's list (the connections' own problems are on their lines).
+    if report.lines({""}):
+        fail(invalid_configuration(report.path, report.lines({""})), EXIT_CONFIG)

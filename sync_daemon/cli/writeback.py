@@ -20,7 +20,7 @@ def writeback(dry_run: bool, as_json: bool, config_file: str | None) -> None:
     from sync_daemon.app import App, load_configured
 
     settings = load_configured(config_file)
-    with App(settings) as app:
+    with App(settings, create_ledger=not dry_run) as app:  # a dry run only reads
         app.engine.pull_all_statuses()
         plans = app.status_writer().apply(dry_run=dry_run)
     if as_json:

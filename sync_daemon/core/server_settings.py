@@ -54,3 +54,14 @@ class ServerSettings(Section):
     def problems(self) -> list[str]:
         """Nothing is required: without a secret the webhook endpoints answer 401/404 to every delivery."""
         return []
+
+    def warnings(self) -> list[str]:
+        """What works but is risky: a listener bound to every address (docs/webhooks.md)."""
+        host, port = self.address()
+        if not self.enabled or host not in ("0.0.0.0", "::", ""):
+            return []
+        return [
+            f"server.listen = {self.listen!r} answers on every network address: webhook bodies carry customers' "
+            f"names and addresses, so put a reverse proxy with TLS in front and listen on 127.0.0.1:{port} "
+            "(see docs/webhooks.md)"
+        ]

@@ -30,6 +30,9 @@ def check_url(value: str, *, require_https: bool) -> str:
         raise ValueError("has a port that is not a number from 1 to 65535")
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query string or fragment")
+    if parts.username is not None or parts.password is not None:
+        # Sent as Basic auth by some clients, logged by others: keys and secrets have settings of their own.
+        raise ValueError("must not carry a user name or password (user:password@): give the address alone")
     if require_https and parts.scheme != "https" and not is_loopback_url(value):
         raise ValueError("must use https:// (credentials travel with every request)")
     return value

@@ -56,11 +56,43 @@ class Intake:
         self._polls = 0
         if settings.server.enabled:
             # Bound now, before the ledger is opened: a port in use is a clear error (exit 2) at start.
-            ledger = self._ledger_problem if settings.ledger.shared else self.ledger_path
-            health = Health(ledger, lambda: self.settings.poll_interval_seconds, lambda: self.metrics.last_success_at,
-                            last_pass_error=lambda: self.metrics.last_pass_error)
-            routes = Routes(lambda: self.settings.server, self.hints, self.metrics, health, self.tracktor_hints)
-            self.listener = Listener(ListenerApp(routes), settings.server)
+            self.listener = self._new_listener(settings)
+
+    def _new_listener(self, settings: Settings) -> Listener:
+        """A listener bound as ``settings.server`` says (ConfigurationError when it cannot bind)."""
+        ledger = self._ledger_problem if settings.ledger.shared else self.ledger_path
+        health = Health(ledger, lambda: self.settings.poll_interval_seconds, lambda: self.metrics.last_success_at,
+                        last_pass_error=lambda: self.metrics.last_pass_error)
+        routes = Routes(lambda: self.settings.server, self.hints, self.metrics, health, self.tracktor_hints)
+        return Listener(ListenerApp(routes), settings.server)
+
+    def reload(self, settings: Settings) -> str | None:
+        """Take new settings: start, stop or move the listener as ``[server]`` now says; what was done, if anything.
+
+        Secrets and the other values are read per request, so only the switch, the address and the
+        server's own limits need a new listener. A new address is bound before the old one closes, so a
+        port in use raises ConfigurationError with the old listener still serving; the same address
+        (new limits) is closed first, or it could not be bound again.
+        """
+        old, new = self.settings.server, settings.server
+        shape = ("enabled", "listen", "threads", "max_body_bytes")
+        if all(getattr(old, key) == getattr(new, key) for key in shape):
+            self.settings = settings
+            return None
+        if self.listener is not None and (not new.enabled or new.listen == old.listen):
+            self.listener.stop()
+            self.listener = None
+        replacement = self._new_listener(settings) if new.enabled else None
+        previous, self.listener, self.settings = self.listener, replacement, settings
+        if previous is not None:
+            previous.stop()
+        if replacement is None:
+            return "listener stopped" if old.enabled else None
+        if self._add_job is not None:  # started: serve at once (else start() will)
+            replacement.start()
+        host, port = replacement.address
+        verb = "started on" if not old.enabled else "restarted on" if old.listen == new.listen else "moved to"
+        return f"listener {verb} {host}:{port}"
 
     def start(self, add_job: Callable[..., Any], guarded: Guarded, pull_tracking: PullTracking) -> None:
         """Start serving; ``add_job`` queues a function on the scheduler, ``guarded`` runs one under the lock.

@@ -54,13 +54,23 @@ def status_job(source: str) -> str:
 def changed_settings(old: Settings, new: Settings) -> list[str]:
     """Names of settings that differ (secrets by name only, never by value)."""
     changed = []
-    for section in ("woocommerce", "delivery", "ledger", *new.platforms, "writeback"):
+    for section in ("woocommerce", "delivery", "ledger", "server", *new.platforms, "writeback"):
         if old.fingerprint(section) != new.fingerprint(section):
             changed.append(section)
     for key in ("poll_interval_seconds", "state_dir", "log_level", "log_format"):
         if getattr(old, key) != getattr(new, key):
             changed.append(key)
     return changed
+
+
+def needs_restart(old: Settings, new: Settings) -> list[str]:
+    """Settings a reload cannot apply: the ledger this daemon has open (where it is, which shop, its password)."""
+    names = ["state_dir"] if new.resolved_state_dir() != old.resolved_state_dir() else []
+    if (old.ledger.url, old.ledger.shop_id) != (new.ledger.url, new.ledger.shop_id):
+        names.append("ledger.url/shop_id")
+    if old.ledger.password != new.ledger.password:  # SecretStr compares values; only the name is logged
+        names.append("ledger.password")
+    return names
 
 
 def prune_between_passes(engine: Any, ledger: Any, stop_event: threading.Event, progress: Any) -> None:
@@ -339,6 +349,13 @@ class Daemon:
             self.notifier.ready()
             return
         changed = changed_settings(self.settings, new)
+        try:
+            # First, so that a new address already in use rejects the reload with the old listener serving.
+            listener = self.intake.reload(new)
+        except ConfigurationError as error:
+            log.error("reload rejected: still running the old configuration", problems=str(error))
+            self.notifier.ready()
+            return
         old_engine = self.engine
         # Swap engines between passes, so nothing in flight is dropped; keep the watchdog fed
         # while a long pass finishes.
@@ -357,11 +374,13 @@ class Daemon:
             from sync_daemon.core import logs
 
             logs.configure(new.log_level, new.log_format)
-        if new.resolved_state_dir() != self.settings.resolved_state_dir():
-            log.warning("state_dir changed: the ledger moves only with a restart", kept=self.ledger.location)
+        restart = needs_restart(self.settings, new)
+        if restart:
+            log.warning("changed settings that take effect only with a restart (systemctl restart sync-daemon)",
+                        settings=restart, kept=self.ledger.location)
         self.settings = new
-        self.intake.settings = new  # the listener reads secrets per request
-        log.info("configuration reloaded", changed=changed or ["nothing"])
+        extra = {"listener": listener} if listener else {}  # "listener moved to 127.0.0.1:8788", …
+        log.info("configuration reloaded", changed=changed or ["nothing"], **extra)
         self.notifier.ready()
 
     def shutdown(self) -> int:

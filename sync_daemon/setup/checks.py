@@ -28,13 +28,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sync_daemon.config import SettingsBase
+from sync_daemon.config import SettingsBase, read_toml
 from sync_daemon.core.diagnose import Finding, trusting, value_findings, value_source
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
 from sync_daemon.core.urls import origin_of
 from sync_daemon.ledger import SqliteLedger
 from sync_daemon.platforms.base import CheckResult, ConnectionSpec, ShopContext
+from sync_daemon.setup.example import placeholder_finding
 from sync_daemon.source.check import NAME, SHOP_CONNECTION, check_woocommerce
 
 SHOP = NAME  # the shop's settings section, always checked first
@@ -159,14 +160,20 @@ def preflight(connection: Connection, settings: SettingsBase, context: Context) 
             continue
         value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else str(raw)
         dotted = f"{name}.{item.key}"
+        where = value_source(name, item.key, context.config_file)
+        default = getattr(type(section).model_fields[item.key], "default", "")
+        placeholder = placeholder_finding(
+            name, item.key, value, default=default if isinstance(default, str) else "", label=item.label, where=where
+        )
         if item.kind == "url":
             if not value and not item.optional:
                 found.append(Finding(dotted, "is empty", f"paste the {item.label} from {spec.dashboard}"))
+            found.extend([placeholder] if placeholder else [])
             continue
         if not value and item.optional:
             continue
-        where = value_source(name, item.key, context.config_file)
-        found.extend(value_findings(dotted, value, label=item.label, where=where))
+        findings = value_findings(dotted, value, label=item.label, where=where)
+        found.extend(findings or ([placeholder] if placeholder else []))
     if any(finding.fatal for finding in found):
         return found
     found.extend(_prefix_findings(connection, section))
@@ -192,7 +199,8 @@ def ledger_history(settings: SettingsBase, name: str) -> str | None:
     try:
         if name == SHOP:
             cursor = ledger.get_meta("cursor")
-            return f"the daemon has read orders with these settings before (up to {cursor})" if cursor else None
+            # What the ledger knows, no more: not which key read them (it may have changed since).
+            return f"the daemon's ledger ({path}) holds orders read from the shop up to {cursor}" if cursor else None
         success = ledger.destination(name).get("last_success_at")
         return f"{name} accepted deliveries from this daemon before (last success at {success})" if success else None
     except Exception:  # noqa: BLE001
@@ -283,11 +291,13 @@ def check_all(
     config_file: Path | None = None,
     context: Context | None = None,
     invalid: dict[str, list[str]] | None = None,
+    sources: bool = False,
 ) -> list[CheckResult]:
     """Check WooCommerce and the enabled (or named) connections side by side; results in registry order.
 
     ``invalid`` holds, per section, configuration problems that ruled some of its values out
-    (``load_for_checks``): such a connection fails with them, and the others are still checked.
+    (``setup.offline``): such a connection fails with them, and the others are still checked.
+    With ``sources`` each result also says where each of its values came from (``details["sources"]``).
     """
     known = known_names(settings)
     invalid = {name: lines for name, lines in (invalid or {}).items() if name in known}
@@ -301,9 +311,33 @@ def check_all(
         return []
     with ThreadPoolExecutor(max_workers=len(ordered), thread_name_prefix="test-connection") as pool:
         futures = {name: pool.submit(check_one, settings, name, context) for name in ordered if name not in invalid}
-        return [
+        results = [
             _misconfigured(name, invalid[name]) if name in invalid else futures[name].result() for name in ordered
         ]
+    filed = read_toml(context.config_file) if context.config_file and sources else {}
+    for result in results if sources else ():
+        result.details["sources"] = value_origins(connections(settings)[result.name], filed, context.config_file)
+    return results
+
+
+def value_origins(connection: Connection, filed: dict[str, Any], config_file: Path | None) -> dict[str, str]:
+    """Where each of a connection's values comes from (environment, credential file, config file, default)."""
+    origins = {}
+    for item in connection.spec.fields:
+        where = value_source(connection.name, item.key, None)  # "from $…" or "in credential file …"
+        if not where:
+            table = filed.get(connection.name)
+            where = f"in {config_file}" if isinstance(table, dict) and item.key in table else "by default"
+        origins[item.key] = where
+    return origins
+
+
+def _origins_text(origins: dict[str, str]) -> str:
+    """``in /etc/…/config.toml: url, consumer_key; in credential file …: consumer_secret`` (never a value)."""
+    grouped: dict[str, list[str]] = {}
+    for key, where in origins.items():
+        grouped.setdefault(where, []).append(key)
+    return "; ".join(f"{where}: {', '.join(keys)}" for where, keys in grouped.items())
 
 
 def _misconfigured(name: str, problems: list[str]) -> CheckResult:
@@ -322,6 +356,8 @@ def format_line(result: CheckResult) -> str:
     line = f"{result.name:<12} {'OK' if result.ok else 'FAILED'}  {result.message}"
     if result.hint and not result.ok:
         line += f" — {result.hint}"
+    if result.details.get("sources"):
+        line += f" (values {_origins_text(result.details['sources'])})"
     return redact(line)
 
 

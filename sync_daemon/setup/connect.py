@@ -36,6 +36,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from sync_daemon.config import DEFAULT_CONFIG_PATH, SettingsBase, config_path, describe_validation_error, settings_model
 from sync_daemon.core import redaction
+from sync_daemon.core.credentials import DEFAULT_CREDENTIALS_DIRECTORY
 from sync_daemon.core.diagnose import trim, value_findings, value_source
 from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.core.redaction import redact
@@ -43,7 +44,7 @@ from sync_daemon.platforms.base import Field
 from sync_daemon.setup.checks import Connection, Context, check_one, connections, format_line, preflight
 
 ROLES = ("endpoint", "key", "secret", "extra")
-HEADER = "sync-daemon configuration (see config.example.toml for every key)"
+HEADER = "sync-daemon configuration (every key, commented: sync-daemon config-example)"
 
 
 OPTIONS = {"endpoint": "--endpoint", "key": "--key", "secret": "--secret", "extra": "--origin"}
@@ -245,6 +246,26 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> Path:
     return target
 
 
+def _warn_unit_credentials(
+    name: str, saved: list[str], credentials: Path | None, warn: Callable[[str], Any]
+) -> None:
+    """Warn when the shipped credentials folder holds a file for a value just saved into the config file.
+
+    If the unit loads it (LoadCredential=), the service keeps using that file, whatever the TOML says.
+    """
+    if credentials is not None:
+        return
+    for key in saved:
+        stale = DEFAULT_CREDENTIALS_DIRECTORY / f"{name}.{key}"
+        with contextlib.suppress(OSError):
+            if stale.is_file():
+                warn(
+                    f"warning: {stale} exists: if the unit loads it (LoadCredential=), the service goes on using "
+                    f"it instead of the config file; update it too with --credentials-dir "
+                    f"{DEFAULT_CREDENTIALS_DIRECTORY}, or delete it and its LoadCredential= line"
+                )
+
+
 def run_connect(
     name: str,
     *,
@@ -275,7 +296,7 @@ def run_connect(
     values, notes = clean(connection, raw)
     for note in notes:
         warn(redact(f"note: {note} (it came along with the paste)"))
-    credentials = Path(credentials_dir) if credentials_dir else None
+    credentials = Path(credentials_dir).absolute() if credentials_dir else None
     set_aside = apply(connection, document, values, credentials=credentials is not None)
     settings = candidate_settings(connection, document, values, path)
     context = Context(config_file=path)
@@ -307,22 +328,26 @@ def run_connect(
     current_text, _ = _read_document(path)
     if current_text != original:
         raise ConfigurationError(f"{path} changed while the connection was tested; nothing saved — run connect again")
+    written_files = []
     for key, secret in set_aside.items():
         assert credentials is not None
         credentials.mkdir(mode=0o700, parents=True, exist_ok=True)
-        written = atomic_write(credentials / f"{name}.{key}", secret)
-        echo(f"wrote {name}.{key} to {written} (mode 0600)")
+        written_files.append(atomic_write(credentials / f"{name}.{key}", secret))
+        echo(f"wrote {name}.{key} to {written_files[-1]} (mode 0600; the secret, not in the config file)")
     target = atomic_write(path, tomlkit.dumps(document))
-    changed = ", ".join(sorted({*values, *(["enabled"] if connection.platform else [])})) or "nothing new"
-    echo(f"saved [{name}] ({changed}) to {target} (mode 0600)")
+    in_file = sorted({*(key for key in values if key not in set_aside), *(["enabled"] if connection.platform else [])})
+    echo(f"saved [{name}] ({', '.join(in_file) or 'nothing new'}) to {target} (mode 0600)")
 
     for item in connection.spec.fields:
         where = value_source(name, item.key, None)
         if item.key in values and item.key not in set_aside and where.startswith(("from $", "in credential file")):
             warn(redact(f"warning: {name}.{item.key} is also set {where}, which wins over the config file"))
-    if set_aside and credentials is not None:
-        lines = " ".join(f"LoadCredential={name}.{key}:{credentials / f'{name}.{key}'}" for key in set_aside)
-        echo(f"under systemd the unit needs: {lines}")
+    _warn_unit_credentials(name, [key for key in values if key not in set_aside], credentials, warn)
+    if written_files:
+        # One per line, absolute, as a drop-in takes them (systemctl edit sync-daemon, under [Service]).
+        echo("for the service, add these lines under [Service] with `systemctl edit sync-daemon`:")
+        for key, written in zip(set_aside, written_files, strict=True):
+            echo(f"LoadCredential={name}.{key}:{written}")
     if set_aside:
         # systemd copies LoadCredential= files into $CREDENTIALS_DIRECTORY at start only.
         echo(

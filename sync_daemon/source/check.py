@@ -101,10 +101,13 @@ def _woo_can_write(source: WooCommerceSource) -> bool | str:
 
 
 def url_findings(shop: WooCommerceSettings) -> list[Finding]:
-    """A shop URL pointing into WordPress (``/wp-json``, ``/wp-admin`` …) instead of being the site address."""
+    """A shop URL pointing into WordPress (``/wp-json``, ``/wp-admin`` …) instead of being the site address.
+
+    A plain http:// address is a warning only: it can work (OAuth 1.0a), which the check then shows.
+    """
     pointer = wordpress_address(shop.url)
     if pointer is None:
-        return []
+        return [Finding("woocommerce.url", "uses http://", HTTP_ADVICE, fatal=False)] if plain_http(shop.url) else []
     what, site = pointer
     return [
         Finding(

@@ -71,3 +71,23 @@ def test_two_daemons_started_together_never_both_deliver(tmp_path, woocommerce, 
             else:
                 daemon.stop()
     assert len(gotrack.orders()) == 20
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_daemon_start(tmp_path, woocommerce, gotrack):
+    config = write_config(tmp_path / "config.toml", woocommerce, gotrack)
+    first = Daemon(config, tmp_path / "first.log")
+    try:
+        assert wait_until(lambda: started(first), timeout=30)
+        (tmp_path / "state" / "daemon.lock").unlink()  # a tidy-minded admin, or a cleanup script
+
+        second = Daemon(config, tmp_path / "second.log")
+        try:
+            assert wait_until(lambda: second.process.poll() is not None or started(second), timeout=60)
+            assert second.process.poll() == 2, "a second daemon started on the same ledger"
+        finally:
+            second.stop(signal.SIGKILL)
+        text = (tmp_path / "second.log").read_text()
+        assert "already running" in text and "Traceback" not in text
+        assert first.process.poll() is None
+    finally:
+        assert first.stop(signal.SIGTERM) == 0

@@ -173,6 +173,7 @@ def test_rotated_gotrack_credentials_pause_the_destination(tmp_path, woocommerce
     woocommerce.add_orders(generate_orders(5, seed=1, start_id=700))
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
+        assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite3").exists(), timeout=20)  # status needs it
         status = lambda: json.loads(run_cli("status", "--json", config=config).stdout)  # noqa: E731
         assert wait_until(lambda: status()["destinations"].get("gotrack", {}).get("pause_kind") == "auth", timeout=20)
     finally:
@@ -190,8 +191,9 @@ def test_woocommerce_down_is_reported_and_cursor_stays(tmp_path, woocommerce, go
     config = write_config(tmp_path / "config.toml", woocommerce, gotrack)
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
-        status = lambda: json.loads(run_cli("status", "--json", config=config).stdout)  # noqa: E731
-        assert wait_until(lambda: status()["last_poll_result"] == "failed", timeout=20)
+        # Until the daemon has created its ledger, status finds none (exit 2, empty stdout).
+        status = lambda: json.loads(run_cli("status", "--json", config=config).stdout or "{}")  # noqa: E731
+        assert wait_until(lambda: status().get("last_poll_result") == "failed", timeout=20)
         summary = status()
         assert summary["cursor"] is None
         assert "rest_no_route" in summary["last_poll_error"] and "permalinks" in summary["last_poll_error"]

@@ -10,6 +10,8 @@ from .harness import Daemon, run_cli, wait_until, write_config
 
 
 def status_of(config):
+    # A daemon just started may not have created its ledger yet; status never creates one.
+    assert wait_until(lambda: (config.parent / "state" / "ledger.sqlite3").exists(), timeout=20)
     result = run_cli("status", "--json", config=config)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -72,7 +72,7 @@ def test_run_reports_each_clicked_order_once_and_skips_the_rest(tmp_path, woocom
         postback_url(
             shopback.endpoint,
             {
-                "offer_id": "1234",
+                "offer_id": shopback.offer_id,
                 "adv_sub": "9005",
                 "transaction_id": clicks[9005],
                 "amount": "1.00",
@@ -105,7 +105,7 @@ def test_run_reports_each_clicked_order_once_and_skips_the_rest(tmp_path, woocom
         if order["id"] == 9005:
             continue  # recorded by the hand-made request above
         assert params == {
-            "offer_id": "1234",
+            "offer_id": shopback.offer_id,
             "adv_sub": order["number"],
             "transaction_id": clicks[order["id"]],
             "amount": net_amount(order),
