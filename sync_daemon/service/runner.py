@@ -93,6 +93,32 @@ def prune_between_passes(engine: Any, ledger: Any, stop_event: threading.Event, 
         )
 
 
+def status_line(summary: Any, counts: dict[str, dict[str, int]]) -> str:
+    """systemd's status line after a pass: when, how many delivered, how many failing, WooCommerce's error."""
+    failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
+    text = f"last poll {datetime.now().strftime('%H:%M:%S')}, {summary.delivered} delivered, {failing} failing"
+    if summary.source_error:
+        text += f", WooCommerce: {summary.source_error[:80]}"
+    return text
+
+
+def apply_jobs(scheduler: Any, jobs: list[tuple[str, Any, float, bool]]) -> None:
+    """Add, reschedule or remove the scheduler's jobs to match ``jobs`` ((id, function, interval, wanted))."""
+    for job_id, function, seconds, wanted in jobs:
+        job = scheduler.get_job(job_id)
+        if not wanted:
+            if job is not None:
+                job.remove()
+        elif job is None:
+            first = {"next_run_time": datetime.now().astimezone()} if job_id == POLL_JOB else {}
+            if job_id == PRUNE_JOB:  # soon after start too: a daemon restarted often still prunes
+                delay = timedelta(seconds=min(seconds, FIRST_PRUNE_DELAY_SECONDS))
+                first = {"next_run_time": datetime.now().astimezone() + delay}
+            scheduler.add_job(function, "interval", seconds=seconds, id=job_id, **first)
+        elif job.trigger.interval.total_seconds() != seconds:
+            scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
+
+
 class Daemon:
     """``sync-daemon run``: polls on a schedule until told to stop."""
 
@@ -158,12 +184,7 @@ class Daemon:
                 self.watchdog.progress()
                 self.progress.finish()
         finished(summary)
-        stamp = datetime.now().strftime("%H:%M:%S")
-        failing = sum(states.get("retrying", 0) + states.get("dead", 0) for states in counts.values())
-        text = f"last poll {stamp}, {summary.delivered} delivered, {failing} failing"
-        if summary.source_error:
-            text += f", WooCommerce: {summary.source_error[:80]}"
-        self.notifier.status(text)
+        self.notifier.status(status_line(summary, counts))
 
     def _pull_statuses(self, name: str) -> None:
         # The engine (and its sources) may have been rebuilt by a reload since the job was added.
@@ -185,10 +206,9 @@ class Daemon:
         self._guarded("writing receipts and notes", lambda engine: ReceiptWriter.of(engine).run())
 
     def _prune(self) -> None:
-        self._guarded("pruning the ledger", self._prune_between_passes)
-
-    def _prune_between_passes(self, engine: Any) -> None:
-        prune_between_passes(engine, self.ledger, self.stop_event, self.watchdog.progress)
+        pruning = partial(prune_between_passes, ledger=self.ledger, stop_event=self.stop_event,
+                          progress=self.watchdog.progress)
+        self._guarded("pruning the ledger", pruning)
 
     def _guarded(self, what: str, job: Any) -> None:
         """Run a leader's job between passes; a bug in it is logged and the schedule goes on."""
@@ -323,19 +343,7 @@ class Daemon:
 
     def _schedule(self, settings: Settings) -> None:
         """Add, reschedule or remove jobs to match the settings (at start and on every reload)."""
-        for job_id, function, seconds, wanted in self._jobs(settings):
-            job = self.scheduler.get_job(job_id)
-            if not wanted:
-                if job is not None:
-                    job.remove()
-            elif job is None:
-                first = {"next_run_time": datetime.now().astimezone()} if job_id == POLL_JOB else {}
-                if job_id == PRUNE_JOB:  # soon after start too: a daemon restarted often still prunes
-                    delay = timedelta(seconds=min(seconds, FIRST_PRUNE_DELAY_SECONDS))
-                    first = {"next_run_time": datetime.now().astimezone() + delay}
-                self.scheduler.add_job(function, "interval", seconds=seconds, id=job_id, **first)
-            elif job.trigger.interval.total_seconds() != seconds:
-                self.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds)
+        apply_jobs(self.scheduler, self._jobs(settings))
 
     def reload(self) -> None:
         """Re-read config and credentials; keep the old ones when the new config is invalid."""
