@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
@@ -74,15 +73,6 @@ class Reports(Store):
     def writeback_history(self, order_id: int) -> list[dict[str, Any]]:
         """What was written back into WooCommerce for one order."""
         return self._rows("SELECT * FROM writebacks WHERE order_id = ? ORDER BY applied_at", [order_id])
-
-    def delivery_latencies(self, destination: str) -> list[float]:
-        """Seconds from an order being queued to being delivered (for benchmarks)."""
-        rows = self._fetch(
-            "SELECT delivered_at, queued_at FROM deliveries"
-            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL AND delivered_at IS NOT NULL",
-            [destination],
-        )
-        return [datetime.fromisoformat(delivered).timestamp() - queued for delivered, queued in rows]
 
 
 def _as_of(row: dict[str, Any], now: float) -> dict[str, Any]:
