@@ -133,9 +133,8 @@ class SqliteStore(Store):
                 # since we looked: re-read under the write lock and skip what is done.
                 if int(connection.execute("PRAGMA user_version").fetchone()[0]) >= version:
                     continue
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in MIGRATIONS[version]:  # one statement each: execute refuses two
+                    connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {version}")
                 upgraded = upgraded or (version == RETENTION_SCHEMA_VERSION and current > 0)
         return upgraded
