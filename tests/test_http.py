@@ -5,8 +5,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from requests.auth import HTTPBasicAuth
 
 from sync_daemon.core import http
+from sync_daemon.core.payload import StoredPayload
 
 
 @pytest.fixture
@@ -18,14 +20,15 @@ def idle_close_seconds():
 @pytest.fixture
 def server(idle_close_seconds):
     """An HTTP/1.1 server that closes a connection once it has been idle a while, without announcing it."""
-    state = {"connections": [], "closed": threading.Semaphore(0)}
+    state = {"connections": [], "closed": threading.Semaphore(0), "requests": []}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = idle_close_seconds  # the wait for the next request on a connection; then it is closed
 
         def do_POST(self):  # noqa: N802 - http.server's naming
-            self.rfile.read(int(self.headers["Content-Length"]))
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state["requests"].append((self.path, {name.lower(): value for name, value in self.headers.items()}, body))
             if self.client_address not in state["connections"]:
                 state["connections"].append(self.client_address)
             self.send_response(201)
@@ -80,6 +83,24 @@ def test_back_to_back_requests_share_one_keep_alive_connection(server):
     finally:
         session.close()
     assert len(server["connections"]) == 1
+
+
+@pytest.mark.parametrize("idle_close_seconds", [600.0])
+def test_a_request_carries_what_session_request_would_send(server):
+    session = http.build_session(headers={"Content-Type": "application/json", "X-API-KEY": "k1"},
+                                 auth=HTTPBasicAuth("fbc_key", "secret"))
+    session.cookies.set("sid", "abc", domain="127.0.0.1")
+    try:
+        options = {"headers": {"Origin": "https://shop.example.com", "X-API-KEY": None}, "params": {"page": 2}}
+        http.send(session, "POST", server["url"], platform="Test", json=StoredPayload('{"id":"17"}'), **options)
+        session.request("POST", server["url"], json={"id": "17"}, **options)
+    finally:
+        session.close()
+    (ours_path, ours, ours_body), (their_path, theirs, their_body) = server["requests"]
+    assert ours_body == b'{"id":"17"}' and their_body == b'{"id": "17"}'  # stored text vs requests' encoding
+    assert ours.pop("content-length") == "11" and theirs.pop("content-length") == "12"
+    assert (ours_path, ours) == (their_path, theirs)
+    assert "x-api-key" not in ours and ours["cookie"] == "sid=abc" and ours["authorization"].startswith("Basic ")
 
 
 def test_sessions_use_requests_public_adapter_without_retries():
