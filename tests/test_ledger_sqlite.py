@@ -294,3 +294,13 @@ def test_a_migration_that_fails_leaves_nothing_of_itself(tmp_path, monkeypatch):
         assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
     finally:
         connection.close()
+
+
+def test_the_ledger_connection_runs_only_its_own_settings(tmp_path):
+    # sqlite-utils 4.x turned recursive triggers on (and ran its plugins' hooks) on the connection it wrapped.
+    ledger = SqliteLedger.open(tmp_path)
+    try:
+        assert ledger.db.execute("PRAGMA recursive_triggers").fetchone() == (0,)
+        assert ledger.db.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    finally:
+        ledger.close()
