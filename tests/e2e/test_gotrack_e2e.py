@@ -174,7 +174,8 @@ def test_rotated_gotrack_credentials_pause_the_destination(tmp_path, woocommerce
     daemon = Daemon(config, tmp_path / "daemon.log")
     try:
         status = lambda: json.loads(run_cli("status", "--json", config=config).stdout)  # noqa: E731
-        assert wait_until(lambda: status()["destinations"].get("gotrack", {}).get("pause_kind") == "auth", timeout=20)
+        # The pause lasts an hour (the harness): it is still there when status is read after the stop.
+        assert wait_until(lambda: status()["destinations"].get("gotrack", {}).get("pause_kind") == "auth", timeout=60)
     finally:
         assert daemon.stop() == 0
     summary = status()
