@@ -86,21 +86,43 @@ def test_back_to_back_requests_share_one_keep_alive_connection(server):
 
 
 @pytest.mark.parametrize("idle_close_seconds", [600.0])
-def test_a_request_carries_what_session_request_would_send(server):
+@pytest.mark.parametrize(("cookie", "params"), [(False, None), (True, None), (False, {"page": 2})])
+def test_a_request_carries_what_session_request_would_send(server, cookie, params):
     session = http.build_session(headers={"Content-Type": "application/json", "X-API-KEY": "k1"},
                                  auth=HTTPBasicAuth("fbc_key", "secret"))
-    session.cookies.set("sid", "abc", domain="127.0.0.1")
+    if cookie:
+        session.cookies.set("sid", "abc", domain="127.0.0.1")
+    options = {"headers": {"Origin": "https://shop.example.com", "X-API-KEY": None}, "params": params}
     try:
-        options = {"headers": {"Origin": "https://shop.example.com", "X-API-KEY": None}, "params": {"page": 2}}
-        http.send(session, "POST", server["url"], platform="Test", json=StoredPayload('{"id":"17"}'), **options)
-        session.request("POST", server["url"], json={"id": "17"}, **options)
+        for number in (17, 18, 19):  # the first prepares, the others copy (without a query or cookies)
+            body = f'{{"id":"{number}"}}'
+            http.send(session, "POST", server["url"], platform="Test", json=StoredPayload(body), **options)
+            session.request("POST", server["url"], json={"id": str(number)}, **options)
     finally:
         session.close()
-    (ours_path, ours, ours_body), (their_path, theirs, their_body) = server["requests"]
-    assert ours_body == b'{"id":"17"}' and their_body == b'{"id": "17"}'  # stored text vs requests' encoding
-    assert ours.pop("content-length") == "11" and theirs.pop("content-length") == "12"
-    assert (ours_path, ours) == (their_path, theirs)
-    assert "x-api-key" not in ours and ours["cookie"] == "sid=abc" and ours["authorization"].startswith("Basic ")
+    sent = server["requests"]
+    for number, (ours, theirs) in zip((17, 18, 19), zip(sent[::2], sent[1::2], strict=True), strict=True):
+        (ours_path, ours_headers, ours_body), (their_path, their_headers, their_body) = ours, theirs
+        assert ours_body == f'{{"id":"{number}"}}'.encode() and their_body == f'{{"id": "{number}"}}'.encode()
+        assert ours_headers.pop("content-length") == "11" and their_headers.pop("content-length") == "12"
+        assert (ours_path, ours_headers) == (their_path, their_headers)
+        assert "x-api-key" not in ours_headers and ours_headers["authorization"].startswith("Basic ")
+        assert ("cookie" in ours_headers) is cookie and ours_path.endswith("?page=2") is bool(params)
+
+
+@pytest.mark.parametrize("idle_close_seconds", [600.0])
+def test_a_changed_session_header_or_key_is_sent_at_once(server):
+    session = http.build_session(headers={"X-API-KEY": "k1"}, auth=HTTPBasicAuth("fbc_key", "secret"))
+    try:
+        post(session, server["url"])
+        session.headers["X-API-KEY"] = "k2"
+        session.auth = HTTPBasicAuth("fbc_key", "rotated")
+        post(session, server["url"])
+    finally:
+        session.close()
+    (_, before, _), (_, after, _) = server["requests"]
+    assert before["x-api-key"] == "k1" and after["x-api-key"] == "k2"
+    assert before["authorization"] != after["authorization"]
 
 
 def test_sessions_use_requests_public_adapter_without_retries():

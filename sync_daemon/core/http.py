@@ -12,12 +12,13 @@ import email.utils
 import json
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
+from requests.auth import HTTPBasicAuth
 
 from sync_daemon import __version__
 from sync_daemon.core.errors import AuthError, PermanentError, RateLimitedError, RetryableError
@@ -110,28 +111,12 @@ def request(
     json: Any = None,
     allow_redirects: bool = True,
 ) -> requests.Response:
-    """``send`` with requests' own exceptions, for checks that tell TLS, DNS and timeouts apart.
-
-    The session's headers, auth, cookies and hooks go into a ``requests.Request`` prepared on its
-    own and sent with ``Session.send``: requests' documented prepared-request path. It skips the
-    generic merging of ``Session.request`` (each setting checked against runtime protocols, about
-    a fifth of a request's CPU on Python 3.11), which has nothing to merge here but the headers.
-    """
+    """``send`` with requests' own exceptions, for checks that tell TLS, DNS and timeouts apart."""
     if isinstance(json, StoredPayload):
         # Sent as the ledger's canonical text, byte for byte, not decoded and encoded again.
         headers = {"Content-Type": "application/json", **(headers or {})}  # what requests sets for json=
         data, json = json.text.encode(), None
-    merged = CaseInsensitiveDict(session.headers)
-    if headers:
-        merged.update(headers)
-        for name in [name for name, value in merged.items() if value is None]:
-            del merged[name]  # None removes a session header, as with Session.request
-    if session.params:
-        params = {**session.params, **(params or {})}
-    prepared = requests.Request(
-        method, url, headers=merged, params=params, data=data, json=json,
-        auth=session.auth, cookies=session.cookies, hooks=session.hooks,
-    ).prepare()
+    prepared = _prepare(session, method, url, headers=headers, params=params, data=data, json=json)
     # verify is given explicitly: with trust_env (a proxy configured) requests would let
     # $REQUESTS_CA_BUNDLE replace an unset one, and so the session's verify = False or its own bundle.
     settings = {"proxies": {}, "stream": False, "verify": session.verify, "cert": session.cert}
@@ -143,6 +128,53 @@ def request(
     if gate is not None:
         _close_gate_if_asked(gate, response)
     return response
+
+
+TEMPLATES_PER_SESSION = 32  # (method, URL, headers) kept per session; a platform uses a handful
+_templates: weakref.WeakKeyDictionary[requests.Session, dict[tuple[Any, ...], tuple[Any, requests.PreparedRequest]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepare(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str | None] | None,
+    params: Any,
+    data: Any,
+    json: Any,
+) -> requests.PreparedRequest:
+    """What ``Session.prepare_request`` builds, through requests' public API.
+
+    A destination sends thousands of requests that differ only in their body. Preparing the method,
+    URL, headers and auth (checking and quoting them, and the generic merging of the session's
+    settings) is most of a request's CPU in requests; it is done once per (method, URL, headers)
+    and the result copied (``PreparedRequest.copy``) for each body (``prepare_body``). Anything
+    that could make two such requests differ takes the whole preparation: a query, session params
+    or cookies, an auth that signs each request, an environment read per request (trust_env).
+    """
+    varies = params or session.params or "?" in url or session.trust_env or len(session.cookies)
+    if varies or not _fixed_auth(session.auth):
+        whole = requests.Request(method, url, headers=headers, params=params, data=data, json=json)
+        return session.prepare_request(whole)
+    per_session = _templates.get(session)
+    if per_session is None or len(per_session) >= TEMPLATES_PER_SESSION:
+        per_session = _templates[session] = {}
+    key = (method, url, tuple(headers.items()) if headers else ())
+    state = (tuple(session.headers.items()), session.auth)  # a changed header or key is never missed
+    entry = per_session.get(key)
+    if entry is None or entry[0] != state:
+        entry = per_session[key] = (state, session.prepare_request(requests.Request(method, url, headers=headers)))
+    prepared = entry[1].copy()
+    prepared.prepare_body(data, None, json)
+    return prepared
+
+
+def _fixed_auth(auth: Any) -> bool:
+    """No auth, or one whose header is the same on every request (Basic)."""
+    return auth is None or type(auth) is HTTPBasicAuth
 
 
 def _close_gate_if_asked(gate: SendGate, response: requests.Response) -> None:
