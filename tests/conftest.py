@@ -156,3 +156,14 @@ def postgres_server():
 def postgres_url(postgres_server):
     """The URL (no password) of a database owned by an ordinary role; its password is ``POSTGRES_PASSWORD``."""
     return postgres_server.create_database("sync_daemon", POSTGRES_PASSWORD)
+
+
+# -- throw-away TLS (the package holds no key) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def loopback_tls(tmp_path_factory):
+    """An authority made for this run (trustme) and its certificate for 127.0.0.1: ``tests/loopback_tls.py``."""
+    from tests.loopback_tls import LoopbackTLS
+
+    return LoopbackTLS.create(tmp_path_factory.mktemp("loopback-tls"))

@@ -18,7 +18,6 @@ from sync_daemon.platforms import REGISTRY, ShopContext
 from sync_daemon.setup.checks import check_all, check_one
 from sync_daemon.setup.offline import check_offline
 from sync_daemon.simulators import GoTrackSimulator
-from sync_daemon.simulators.base import TLS_CERTIFICATE, TLS_KEY_AND_CERTIFICATE
 from sync_daemon.simulators.orders import make_order
 
 pytestmark = pytest.mark.usefixtures("_clean_environment")
@@ -64,9 +63,9 @@ def other_authority(tmp_path_factory):
 
 
 @pytest.fixture
-def gotrack_over_tls():
+def gotrack_over_tls(loopback_tls):
     simulator = GoTrackSimulator()
-    simulator.tls = True  # served with the loopback certificate (base.TLS_CERTIFICATE)
+    simulator.tls = loopback_tls.server_context()  # a certificate of this run's throw-away authority
     with simulator:
         yield simulator
 
@@ -101,20 +100,22 @@ def test_check_config_lists_every_unusable_bundle_at_once(tmp_path):
         assert line in result.output, result.output
 
 
-def test_a_private_key_is_not_a_ca_bundle(tmp_path):
-    result = check_config(tmp_path, SHOP + f'ca_bundle = "{TLS_KEY_AND_CERTIFICATE}"\n' + GOTRACK)
+def test_a_private_key_is_not_a_ca_bundle(tmp_path, loopback_tls):
+    key_file = loopback_tls.key_and_certificates
+    result = check_config(tmp_path, SHOP + f'ca_bundle = "{key_file}"\n' + GOTRACK)
     assert result.exit_code == 2
-    assert f"{TLS_KEY_AND_CERTIFICATE} holds a private key: give only the certificate(s)" in result.output
+    assert f"{key_file} holds a private key: give only the certificate(s)" in result.output
 
 
-def test_a_bundle_with_verify_tls_off_is_a_contradiction(tmp_path):
-    result = check_config(tmp_path, SHOP + f'ca_bundle = "{TLS_CERTIFICATE}"\nverify_tls = false\n' + GOTRACK)
+def test_a_bundle_with_verify_tls_off_is_a_contradiction(tmp_path, loopback_tls):
+    bundle = loopback_tls.ca_certificate
+    result = check_config(tmp_path, SHOP + f'ca_bundle = "{bundle}"\nverify_tls = false\n' + GOTRACK)
     assert result.exit_code == 2 and "woocommerce.verify_tls: false turns certificate checks off" in result.output
 
 
-def test_a_good_bundle_passes_check_config(tmp_path):
-    result = check_config(tmp_path, SHOP + f'ca_bundle = "{TLS_CERTIFICATE}"\n' + GOTRACK
-                          + f'ca_bundle = "{TLS_CERTIFICATE}"\n')
+def test_a_good_bundle_passes_check_config(tmp_path, loopback_tls):
+    bundle = loopback_tls.ca_certificate
+    result = check_config(tmp_path, SHOP + f'ca_bundle = "{bundle}"\n' + GOTRACK + f'ca_bundle = "{bundle}"\n')
     assert result.exit_code == 0, result.output
 
 
@@ -132,14 +133,15 @@ def test_test_connection_fails_only_the_line_whose_bundle_is_unusable(tmp_path):
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
-def test_every_platform_sends_through_its_own_bundle(name):
-    section = REGISTRY[name].Settings.model_validate({"enabled": True, "ca_bundle": TLS_CERTIFICATE, **SECTIONS[name]})
+def test_every_platform_sends_through_its_own_bundle(name, loopback_tls):
+    bundle = loopback_tls.ca_certificate
+    section = REGISTRY[name].Settings.model_validate({"enabled": True, "ca_bundle": bundle, **SECTIONS[name]})
     platform = REGISTRY[name](section, ShopContext(url="https://shop.example.com", origin="https://shop.example.com"))
     try:
         lanes = [*platform.destinations(), *platform.status_sources()]
         sessions = [getattr(lane, "session", None) or lane.client.session for lane in lanes]
         assert sessions, name
-        assert all(session.verify == TLS_CERTIFICATE for session in sessions), name
+        assert all(session.verify == bundle for session in sessions), name
     finally:
         platform.close()
 
@@ -148,7 +150,7 @@ def test_every_platform_sends_through_its_own_bundle(name):
 
 
 def test_gotrack_behind_a_private_authority_is_checked_and_delivered_to(tmp_path, woocommerce, gotrack_over_tls,
-                                                                       untrusting, other_authority):
+                                                                       untrusting, other_authority, loopback_tls):
     gotrack = gotrack_over_tls
     created = datetime.now(UTC) - timedelta(hours=1)
     woocommerce.add_orders([make_order(7001, created=created)])
@@ -169,11 +171,11 @@ def test_gotrack_behind_a_private_authority_is_checked_and_delivered_to(tmp_path
     assert f"is not signed by an authority in gotrack.ca_bundle ({other_authority})" in wrong.message
     assert f"into {other_authority}" in wrong.hint
 
-    data["gotrack"]["ca_bundle"] = TLS_CERTIFICATE
+    data["gotrack"]["ca_bundle"] = loopback_tls.ca_certificate
     settings = Settings.model_validate(data)
     trusted = check_one(settings, "gotrack")
     assert trusted.ok, trusted.message
-    assert trusted.message.endswith(f"; certificate trusted through ca_bundle {TLS_CERTIFICATE}")
+    assert trusted.message.endswith(f"; certificate trusted through ca_bundle {loopback_tls.ca_certificate}")
 
     ledger = SqliteLedger.open(settings.resolved_state_dir())
     engine = build_engine(settings, ledger, threading.Event())

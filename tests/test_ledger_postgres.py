@@ -234,3 +234,41 @@ def _catch(errors, function, *args, **kwargs):
         function(*args, **kwargs)
     except Exception as error:  # noqa: BLE001 - handed to the test
         errors.append(error)
+
+
+# -- parsing: placeholders outside literals, login refusals by code ---------------------------------
+
+
+def test_a_question_mark_or_percent_inside_a_literal_is_text_not_a_placeholder(shop_ledger):
+    from sync_daemon.ledger.postgres import translate
+
+    sql = "SELECT 'is it?', 'it''s 100%?', \"?\" FROM t WHERE a = ? AND b LIKE 'x%' ON CONFLICT (k) DO NOTHING"
+    assert translate(sql) == (
+        "SELECT 'is it?', 'it''s 100%%?', \"?\" FROM t WHERE a = %s AND b LIKE 'x%%'"
+        " ON CONFLICT (shop_id, k) DO NOTHING"
+    )
+    ledger = shop_ledger()
+    row = ledger._fetch("SELECT 'is it?', 'it''s 100%?', ?::text, 'ON CONFLICT (x)'", ["yes"])  # the real server
+    assert row == [("is it?", "it's 100%?", "yes", "ON CONFLICT (x)")]
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (psycopg.errors.InvalidPassword("Passwort-Authentifizierung fehlgeschlagen"), True),  # 28P01
+        (psycopg.errors.InvalidAuthorizationSpecification("keine Zeile in pg_hba.conf"), True),  # 28000
+        (psycopg.errors.InvalidCatalogName("Datenbank existiert nicht"), True),  # 3D000
+        (psycopg.errors.CannotConnectNow("the database system is starting up"), False),  # 57P03
+        # English text that once decided it, with no code and no exchange with a server: unreachable.
+        (psycopg.OperationalError('password authentication failed for user "sync"'), False),
+    ],
+)
+def test_a_refused_login_is_told_by_its_code_never_by_the_message(error, refused):
+    from sync_daemon.ledger.postgres import _login_refused
+
+    assert _login_refused(error) is refused
+
+
+def test_a_missing_database_is_a_refused_login_not_an_outage(postgres_url):
+    with pytest.raises(ConfigurationError, match="refused the login"):
+        open_postgres(postgres_url.rsplit("/", 1)[0] + "/no_such_database", shop_id="x", password=POSTGRES_PASSWORD)

@@ -132,7 +132,7 @@ def version_3_file(path, orders=0):
 
     connection = sqlite3.connect(path)
     for version in (1, 2, 3):
-        connection.executescript(MIGRATIONS[version])
+        connection.executescript(";\n".join(MIGRATIONS[version]))
     connection.executemany(
         "INSERT INTO orders (order_id, modified, status, first_seen_at, last_seen_at) VALUES (?, 'm', 'x', 'a', 'b')",
         [(order_id,) for order_id in range(1, orders + 1)],
@@ -244,5 +244,63 @@ def test_pruned_pages_are_given_back_to_the_disk(tmp_path):
         ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         assert ledger.path.stat().st_size < full / 5
         assert ledger.free_bytes() == 0
+    finally:
+        ledger.close()
+
+
+# -- migrations: each a tuple of statements, never text split on ";" --------------------------------
+
+
+def with_one_more_migration(monkeypatch, statements):
+    """The migrations as shipped, plus one of the test's own as the next version."""
+    from sync_daemon.ledger import sqlite as sqlite_module
+
+    version = sqlite_module.SCHEMA_VERSION + 1
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", {**sqlite_module.MIGRATIONS, version: tuple(statements)})
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", version)
+    return version
+
+
+def test_a_migration_with_a_trigger_and_a_semicolon_in_a_literal_is_applied_whole(tmp_path, monkeypatch):
+    version = with_one_more_migration(monkeypatch, [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, changes INTEGER NOT NULL DEFAULT 0)",
+        "INSERT INTO notes (text) VALUES ('first; second')",
+        """CREATE TRIGGER notes_changes AFTER UPDATE OF text ON notes BEGIN
+               UPDATE notes SET changes = changes + 1 WHERE id = new.id;
+               INSERT INTO meta (key, value) VALUES ('last note change', 'a; b') ON CONFLICT (key) DO NOTHING;
+           END""",
+    ])
+    ledger = SqliteLedger.open(tmp_path)
+    try:
+        assert ledger.schema_version() == version
+        ledger.db.execute("UPDATE notes SET text = 'third' WHERE text = 'first; second'")
+        assert ledger.db.execute("SELECT text, changes FROM notes").fetchall() == [("third", 1)]
+        assert ledger.db.execute("SELECT value FROM meta WHERE key = 'last note change'").fetchone() == ("a; b",)
+    finally:
+        ledger.close()
+
+
+def test_a_migration_that_fails_leaves_nothing_of_itself(tmp_path, monkeypatch):
+    SqliteLedger.open(tmp_path).close()  # every shipped version applied
+    version = with_one_more_migration(monkeypatch, [
+        "CREATE TABLE half_done (id INTEGER PRIMARY KEY)",
+        "ALTER TABLE no_such_table ADD COLUMN x TEXT",
+    ])
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        SqliteLedger.open(tmp_path)
+    connection = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    try:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == version - 1
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
+    finally:
+        connection.close()
+
+
+def test_the_ledger_connection_runs_only_its_own_settings(tmp_path):
+    # sqlite-utils 4.x turned recursive triggers on (and ran its plugins' hooks) on the connection it wrapped.
+    ledger = SqliteLedger.open(tmp_path)
+    try:
+        assert ledger.db.execute("PRAGMA recursive_triggers").fetchone() == (0,)
+        assert ledger.db.execute("PRAGMA foreign_keys").fetchone() == (1,)
     finally:
         ledger.close()

@@ -1,5 +1,6 @@
 """WooCommerce over https, as real shops run it: Basic auth (OAuth is for plain http only) and
-certificate checks, against the simulator in its TLS mode (a self-signed loopback certificate)."""
+certificate checks, against the simulator in its TLS mode (a certificate of a throw-away authority:
+tests/loopback_tls.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from sync_daemon.config import Settings
 from sync_daemon.core import http
 from sync_daemon.core.errors import AuthError, RetryableError
 from sync_daemon.setup.checks import check_one
-from sync_daemon.simulators.base import TLS_CERTIFICATE
 from sync_daemon.simulators.orders import make_order
 from sync_daemon.simulators.woocommerce import WooCommerceSimulator
 from sync_daemon.source.settings import WooCommerceSettings
@@ -23,16 +23,16 @@ CREATED = datetime.now(UTC) - timedelta(days=1)
 
 
 @pytest.fixture
-def shop():
-    with WooCommerceSimulator(tls=True) as simulator:
+def shop(loopback_tls):
+    with WooCommerceSimulator(tls=loopback_tls.server_context()) as simulator:
         simulator.add_orders([make_order(1, created=CREATED), make_order(2, created=CREATED)])
         yield simulator
 
 
 @pytest.fixture
-def trusted(monkeypatch):
+def trusted(monkeypatch, loopback_tls):
     # What a merchant's machine does for a real certificate: the system trusts its issuer.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", TLS_CERTIFICATE)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", loopback_tls.ca_certificate)
 
 
 def source(shop, secret=None):
@@ -96,16 +96,16 @@ def shop_settings(shop, **woocommerce):
         "url": shop.url, "consumer_key": shop.consumer_key, "consumer_secret": shop.consumer_secret, **woocommerce}})
 
 
-def test_ca_bundle_trusts_the_shop_for_every_request_and_the_check_says_so(shop, untrusting):
-    settings = shop_settings(shop, ca_bundle=TLS_CERTIFICATE)
+def test_ca_bundle_trusts_the_shop_for_every_request_and_the_check_says_so(shop, untrusting, loopback_tls):
+    settings = shop_settings(shop, ca_bundle=loopback_tls.ca_certificate)
     pages = list(WooCommerceSource(settings.woocommerce).iter_pages(CREATED - timedelta(hours=1)))
     assert sorted(order["id"] for page in pages for order in page) == [1, 2]
     WooCommerceSource(settings.woocommerce).add_note(1, "written over https")  # writes too
     assert [note["note"] for note in shop.notes(1)] == ["written over https"]
     result = check_one(settings, "woocommerce")
     assert result.ok, result.message
-    assert result.message.endswith(f"; certificate trusted through ca_bundle {TLS_CERTIFICATE}")
-    assert result.details["ca_bundle"] == TLS_CERTIFICATE
+    assert result.message.endswith(f"; certificate trusted through ca_bundle {loopback_tls.ca_certificate}")
+    assert result.details["ca_bundle"] == loopback_tls.ca_certificate
 
 
 def test_a_ca_bundle_of_another_authority_is_named_in_the_diagnosis(shop, untrusting, other_authority):
@@ -123,13 +123,13 @@ def test_a_diagnosis_without_a_bundle_offers_it_before_switching_checks_off(shop
     assert 0 < result.hint.index("set woocommerce.ca_bundle") < result.hint.index("verify_tls = false")
 
 
-def test_a_proxy_in_the_environment_does_not_replace_the_bundle(shop, monkeypatch, other_authority):
+def test_a_proxy_in_the_environment_does_not_replace_the_bundle(shop, monkeypatch, other_authority, loopback_tls):
     # With a proxy configured requests reads the environment on every request, where
     # $REQUESTS_CA_BUNDLE would otherwise win over the session's own bundle.
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", other_authority)
-    session = http.build_session(ca_bundle=TLS_CERTIFICATE)
+    session = http.build_session(ca_bundle=loopback_tls.ca_certificate)
     try:
         assert session.trust_env
         assert http.send(session, "GET", f"{shop.url}/wp-json/", platform="test").status_code == 200
@@ -140,9 +140,9 @@ def test_a_proxy_in_the_environment_does_not_replace_the_bundle(shop, monkeypatc
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_with_checks_switched_off_nothing_is_claimed_trusted(shop, untrusting):
+def test_with_checks_switched_off_nothing_is_claimed_trusted(shop, untrusting, loopback_tls):
     # verify_tls = false beside a bundle is refused by check-config; built in code, it checks nothing.
-    settings = shop_settings(shop, ca_bundle=TLS_CERTIFICATE, verify_tls=False)
+    settings = shop_settings(shop, ca_bundle=loopback_tls.ca_certificate, verify_tls=False)
     assert settings.woocommerce.tls_verify() is False
     assert any("verify_tls: false turns certificate checks off" in line for line in settings.woocommerce.problems())
     result = check_one(settings, "woocommerce")
@@ -152,11 +152,11 @@ def test_with_checks_switched_off_nothing_is_claimed_trusted(shop, untrusting):
 # -- one keep-alive connection, Basic auth and _fields over https ----------------------------------
 
 
-def test_over_https_one_connection_carries_basic_auth_and_trimmed_reads(shop, untrusting):
+def test_over_https_one_connection_carries_basic_auth_and_trimmed_reads(shop, untrusting, loopback_tls):
     opened = []
     track = shop._track_connection  # noqa: SLF001 - counting the server's accepted connections
     shop._track_connection = lambda connection, *, add: (add and opened.append(connection), track(connection, add=add))
-    reader = WooCommerceSource(shop_settings(shop, ca_bundle=TLS_CERTIFICATE).woocommerce)
+    reader = WooCommerceSource(shop_settings(shop, ca_bundle=loopback_tls.ca_certificate).woocommerce)
     for _ in range(3):
         pages = list(reader.iter_pages(CREATED - timedelta(hours=1)))
         assert sorted(order["id"] for page in pages for order in page) == [1, 2]

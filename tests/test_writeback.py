@@ -143,7 +143,7 @@ def test_ledger_upgrades_a_version_1_file(tmp_path):
 
     path = tmp_path / "ledger.sqlite3"
     connection = sqlite3.connect(path)
-    connection.executescript(MIGRATIONS[1])
+    connection.executescript(";\n".join(MIGRATIONS[1]))
     connection.execute("INSERT INTO orders (order_id, modified, first_seen_at, last_seen_at) VALUES (1, 'm', 'a', 'b')")
     connection.execute("PRAGMA user_version = 1")
     connection.commit()
@@ -162,8 +162,8 @@ def test_version_2_orders_get_their_last_seen_status_as_reference(tmp_path):
 
     path = tmp_path / "ledger.sqlite3"
     connection = sqlite3.connect(path)
-    connection.executescript(MIGRATIONS[1])
-    connection.executescript(MIGRATIONS[2])
+    connection.executescript(";\n".join(MIGRATIONS[1]))
+    connection.executescript(";\n".join(MIGRATIONS[2]))
     connection.execute("INSERT INTO orders (order_id, modified, status, first_seen_at, last_seen_at)"
                        " VALUES (1, 'm', 'on-hold', 'a', 'b')")
     connection.execute("PRAGMA user_version = 2")

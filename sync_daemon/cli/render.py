@@ -28,7 +28,7 @@ def say(line: str) -> None:
 
 def print_summary(data: dict[str, Any]) -> None:
     """Counts per destination and state, the cursor, the last poll, pauses and last errors."""
-    # Imported here: the ledger module loads sqlite-utils, which --help and the other commands do not need.
+    # Imported here: the ledger package loads its backends, which --help and the other commands do not need.
     from sync_daemon.ledger import STATES
 
     table = Table(title="Deliveries")

@@ -29,10 +29,6 @@ class SendGate:
         self._opens_at = 0.0
         self._lock = threading.Lock()
 
-    def remaining(self) -> float:
-        """Seconds until the gate opens again (0 when it is open)."""
-        return max(0.0, self._opens_at - self._clock())
-
     def check(self, platform: str) -> None:
         """Raise ``GateClosed`` while the platform's wait lasts; return at once otherwise."""
         wait = self._opens_at - self._clock()  # one read of a float: no lock on the hot path

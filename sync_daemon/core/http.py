@@ -14,19 +14,16 @@ import os
 import time
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
-from requests.cookies import RequestsCookieJar
-from requests.structures import CaseInsensitiveDict
 
 from sync_daemon import __version__
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RateLimitedError, RetryableError
 from sync_daemon.core.gate import DEFAULT_WAIT_SECONDS, SendGate
 from sync_daemon.core.payload import StoredPayload
-from sync_daemon.core.pool import PooledAdapter
 from sync_daemon.core.redaction import redact, safe_url
 
 USER_AGENT = f"sync-daemon/{__version__}"
@@ -59,7 +56,8 @@ def build_session(
     ``ca_bundle``: a PEM file of the authorities to trust instead of the system's (a private CA).
     """
     session = _PinnedTrustSession() if ca_bundle else requests.Session()
-    adapter = PooledAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+    # requests' own pools: keep-alive connections, up to pool_size per host (a destination's workers).
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -95,42 +93,88 @@ def send(
     an answer asking to wait (429, or 503 with Retry-After) closes it before anything parses it.
     A ``json`` body that is a ``StoredPayload`` goes out as its stored text, not encoded again.
     """
-    if isinstance(kwargs.get("json"), StoredPayload):
-        kwargs = _with_stored_body(kwargs)
     with network_errors(platform, url, timeout):
-        if session.trust_env or not _LEAN_KEYS.issuperset(kwargs):
-            if gate is not None:
-                gate.check(platform)
-            response = session.request(method, url, timeout=timeout, **kwargs)
-        else:
-            allow_redirects = kwargs.pop("allow_redirects", True)
-            # Session.request would merge the session's settings with the environment's on every call;
-            # without trust_env (see build_session) that merge only repeats what is known already, and
-            # costs more CPU than the mapping and the ledger write of a delivery together.
-            prepared = _prepare(session, method, url, **kwargs)
-            if gate is not None:
-                gate.check(platform)  # as late as possible: the other threads' 429s count until here
-            response = session.send(
-                prepared,
-                timeout=timeout,
-                allow_redirects=allow_redirects,
-                verify=session.verify,
-                cert=session.cert,
-                proxies={},
-                stream=False,
-            )
+        return request(session, method, url, platform=platform, timeout=timeout, gate=gate, **kwargs)
+
+
+def request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    gate: SendGate | None = None,
+    headers: dict[str, str | None] | None = None,
+    params: Any = None,
+    data: Any = None,
+    json: Any = None,
+    allow_redirects: bool = True,
+) -> requests.Response:
+    """``send`` with requests' own exceptions, for checks that tell TLS, DNS and timeouts apart."""
+    if isinstance(json, StoredPayload):
+        # Sent as the ledger's canonical text, byte for byte, not decoded and encoded again.
+        headers = {"Content-Type": "application/json", **(headers or {})}  # what requests sets for json=
+        data, json = json.text.encode(), None
+    prepared = _prepare(session, method, url, headers=headers, params=params, data=data, json=json)
+    # verify is given explicitly: with trust_env (a proxy configured) requests would let
+    # $REQUESTS_CA_BUNDLE replace an unset one, and so the session's verify = False or its own bundle.
+    settings = {"proxies": {}, "stream": False, "verify": session.verify, "cert": session.cert}
+    if session.trust_env:
+        settings = session.merge_environment_settings(prepared.url, {}, None, session.verify, session.cert)
+    if gate is not None:
+        gate.check(platform)  # as late as possible: the other threads' 429s count until here
+    response = session.send(prepared, timeout=timeout, allow_redirects=allow_redirects, **settings)
     if gate is not None:
         _close_gate_if_asked(gate, response)
     return response
 
 
-def _with_stored_body(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The request's arguments with its stored payload as the body: the ledger's canonical text, in UTF-8."""
-    payload: StoredPayload = kwargs["json"]
-    headers = dict(kwargs.get("headers") or {})
-    if not any(name.lower() == "content-type" for name in headers):
-        headers["Content-Type"] = "application/json"  # what requests sets for a json= body
-    return {**kwargs, "json": None, "data": payload.text.encode(), "headers": headers}
+TEMPLATES_PER_SESSION = 32  # (method, URL, headers) kept per session; a platform uses a handful
+_templates: weakref.WeakKeyDictionary[requests.Session, dict[tuple[Any, ...], tuple[Any, requests.PreparedRequest]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepare(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str | None] | None,
+    params: Any,
+    data: Any,
+    json: Any,
+) -> requests.PreparedRequest:
+    """What ``Session.prepare_request`` builds, through requests' public API.
+
+    A destination sends thousands of requests that differ only in their body. Preparing the method,
+    URL, headers and auth (checking and quoting them, and the generic merging of the session's
+    settings) is most of a request's CPU in requests; it is done once per (method, URL, headers)
+    and the result copied (``PreparedRequest.copy``) for each body (``prepare_body``). Anything
+    that could make two such requests differ takes the whole preparation: a query, session params
+    or cookies, an auth that signs each request, an environment read per request (trust_env).
+    """
+    varies = params or session.params or "?" in url or session.trust_env or len(session.cookies)
+    if varies or not _fixed_auth(session.auth):
+        whole = requests.Request(method, url, headers=headers, params=params, data=data, json=json)
+        return session.prepare_request(whole)
+    per_session = _templates.get(session)
+    if per_session is None or len(per_session) >= TEMPLATES_PER_SESSION:
+        per_session = _templates[session] = {}
+    key = (method, url, tuple(headers.items()) if headers else ())
+    state = (tuple(session.headers.items()), session.auth)  # a changed header or key is never missed
+    entry = per_session.get(key)
+    if entry is None or entry[0] != state:
+        entry = per_session[key] = (state, session.prepare_request(requests.Request(method, url, headers=headers)))
+    prepared = entry[1].copy()
+    prepared.prepare_body(data, None, json)
+    return prepared
+
+
+def _fixed_auth(auth: Any) -> bool:
+    """No auth, or one whose header is the same on every request (Basic)."""
+    return auth is None or type(auth) is HTTPBasicAuth
 
 
 def _close_gate_if_asked(gate: SendGate, response: requests.Response) -> None:
@@ -143,101 +187,6 @@ def _close_gate_if_asked(gate: SendGate, response: requests.Response) -> None:
         wait = DEFAULT_WAIT_SECONDS
     if wait is not None:
         gate.close_for(wait)
-
-
-_LEAN_KEYS = frozenset({"headers", "params", "data", "json", "allow_redirects"})
-
-
-@dataclass(frozen=True)
-class _Template:
-    """A request prepared without its body, and the session state it was prepared from."""
-
-    prepared: requests.PreparedRequest
-    session_headers: tuple[tuple[str, str | bytes], ...]
-    auth: Any
-
-
-TEMPLATES_PER_SESSION = 32  # (method, URL, headers) kept per session; a platform uses a handful
-_templates: weakref.WeakKeyDictionary[requests.Session, dict[tuple[Any, ...], _Template]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _prepare(
-    session: requests.Session,
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str | None] | None = None,
-    params: Any = None,
-    data: Any = None,
-    json: Any = None,
-) -> requests.PreparedRequest:
-    """What Session.prepare_request builds, for a session that reads nothing from the environment.
-
-    Requests to the same address differ only in their body: the method, URL, headers and Basic
-    auth are prepared once per session (checking and quoting them is most of the preparing) and
-    copied. Anything that could make two such requests differ — a query, session params or
-    cookies, an auth that signs each request — takes the whole preparation every time.
-    """
-    if params or session.params or "?" in url or len(session.cookies) or not _fixed_auth(session.auth):
-        return _prepare_whole(session, method, url, headers=headers, params=params, data=data, json=json)
-    per_session = _templates.get(session)
-    if per_session is None or len(per_session) >= TEMPLATES_PER_SESSION:
-        per_session = _templates[session] = {}
-    key = (method, url, tuple(headers.items()) if headers else ())
-    session_headers = tuple(session.headers.items())
-    template = per_session.get(key)
-    if template is None or template.session_headers != session_headers or template.auth is not session.auth:
-        whole = _prepare_whole(session, method, url, headers=headers)
-        template = per_session[key] = _Template(whole, session_headers, session.auth)
-    base = template.prepared
-    prepared = requests.PreparedRequest()
-    prepared.method = base.method
-    prepared.url = base.url
-    prepared.headers = base.headers.copy()
-    prepared._cookies = RequestsCookieJar()  # a redirect being followed adds to it: never shared
-    prepared.hooks = base.hooks
-    prepared.prepare_body(data, None, json)
-    return prepared
-
-
-def _fixed_auth(auth: Any) -> bool:
-    """No auth, or one whose header is the same on every request (Basic)."""
-    return auth is None or type(auth) is HTTPBasicAuth
-
-
-def _prepare_whole(
-    session: requests.Session,
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str | None] | None = None,
-    params: Any = None,
-    data: Any = None,
-    json: Any = None,
-) -> requests.PreparedRequest:
-    """Session.prepare_request without reading the environment: the whole preparation."""
-    merged = CaseInsensitiveDict(session.headers)
-    if headers:
-        merged.update(headers)
-        for name in [name for name, value in merged.items() if value is None]:
-            del merged[name]
-    if session.params:
-        params = {**session.params, **(params or {})}
-    prepared = requests.PreparedRequest()
-    prepared.prepare(
-        method=method,
-        url=url,
-        headers=merged,
-        params=params,
-        data=data,
-        json=json,
-        auth=session.auth,
-        cookies=session.cookies if len(session.cookies) else None,
-        hooks=session.hooks,
-    )
-    return prepared
 
 
 @contextlib.contextmanager

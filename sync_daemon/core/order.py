@@ -309,8 +309,3 @@ def _fee_line(data: Any, index: int) -> FeeLine:
         total=parse_money(data.get("total"), lambda: f"fee {name!r}"),
         total_tax=parse_money(data.get("total_tax"), lambda: f"fee {name!r} tax"),
     )
-
-
-def now_utc() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)

@@ -14,7 +14,6 @@ from sync_daemon.core.errors import UnmappableOrder
 _SEPARATORS = re.compile(r"[\s\-().\u200e\u200f\u202a-\u202e]")
 _LOCAL_MOBILE = re.compile(r"^01[3-9]\d{8}$")
 _BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
-PHONE_FORMATS = ("local", "e164", "as_typed")
 
 
 def normalise_bd_mobile(raw: str, phone_format: str = "local") -> str:

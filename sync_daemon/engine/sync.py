@@ -292,12 +292,6 @@ class Engine:
         """The pause in force for a destination, from memory or the ledger."""
         return self.pauses.current(name)
 
-    def deliver_due(self, summary: PassSummary | None = None) -> PassSummary:
-        """Send every due delivery, each outcome recorded as it comes back, with bounded concurrency per destination."""
-        summary = summary or PassSummary()
-        self._dispatcher(summary).drain()
-        return summary
-
     def _dispatcher(self, summary: PassSummary, budget_seconds: float | None = None) -> Dispatcher:
         return Dispatcher(
             Lanes(

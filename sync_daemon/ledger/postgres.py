@@ -49,14 +49,28 @@ LEADER_LOCK_CLASS = 0x5D_1EADE  # first key of the per-shop leader lock; the sec
 # A dead host's leader connection is noticed by the server within about idle + interval × count seconds.
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 SERVER_KEEPALIVE = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
-_CONFLICT = re.compile(r"ON CONFLICT \(")
+# What translate rewrites, and the quoted text it leaves alone: a string literal ('it''s') or a quoted
+# identifier, in which a ? is not a placeholder (a % is doubled everywhere: psycopg reads every one).
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%|ON CONFLICT \(")
+# SQLSTATEs of a server that answered and refused: invalid_password, invalid_authorization_specification
+# (no such role, not allowed to log in, no pg_hba.conf entry), invalid_catalog_name (no such database).
+LOGIN_REFUSED_SQLSTATES = frozenset({"28P01", "28000", "3D000"})
+
+
+def _translated(match: re.Match[str]) -> str:
+    token = match.group()
+    if token == "?":
+        return "%s"
+    if token.startswith("ON CONFLICT"):
+        # Every unique key of a shop's table starts with shop_id (the column the queries never name).
+        return "ON CONFLICT (shop_id, "
+    return token.replace("%", "%%")
 
 
 @lru_cache(maxsize=512)
 def translate(sql: str) -> str:
     """A query written for both backends, as psycopg takes it: ``%s`` placeholders, shop-wide keys."""
-    # Every unique key of a shop's table starts with shop_id (the column the queries never name).
-    return _CONFLICT.sub("ON CONFLICT (shop_id, ", sql.replace("%", "%%").replace("?", "%s"))
+    return _TOKENS.sub(_translated, sql)
 
 
 def display_url(url: str) -> str:
@@ -210,14 +224,12 @@ class PostgresStore(Store):
                     f" sync-daemon ({SCHEMA_VERSION}); upgrade sync-daemon on every host that uses it"
                 )
             if current == 0:
-                for statement in BASELINE.split(";"):
-                    if statement.strip():
-                        raw.execute(statement)
+                for statement in BASELINE:
+                    raw.execute(statement)
                 current = POSTGRES_BASELINE
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        raw.execute(statement)
+                for statement in MIGRATIONS[version]:
+                    raw.execute(statement)
                 current = version
             raw.execute(
                 f"INSERT INTO {VERSION_TABLE} (id, version) VALUES (1, %s)"
@@ -306,14 +318,28 @@ def _connect(conninfo: str, location: str) -> psycopg.Connection[Any]:
         return psycopg.connect(conninfo, autocommit=True)
     except psycopg.OperationalError as error:
         message = _first_line(error)
-        if "password authentication failed" in message or "no password supplied" in message:
+        if _login_refused(error):
             raise ConfigurationError(
                 f"the ledger {location} refused the login: {message} (check [ledger] password,"
-                " SYNC_DAEMON_LEDGER__PASSWORD or the ledger.password credential)"
+                " SYNC_DAEMON_LEDGER__PASSWORD or the ledger.password credential, and the role and"
+                " database in [ledger] url)"
             ) from None
-        if "does not exist" in message:
-            raise ConfigurationError(f"the ledger {location}: {message}") from None
         raise LedgerUnavailable(f"the ledger {location} is unreachable: {message}") from None
+
+
+def _login_refused(error: psycopg.OperationalError) -> bool:
+    """The server answered and refused this login (a wrong setting: restarting will not help).
+
+    Told by codes, never by the message, which the server may give in another language: the
+    SQLSTATE when psycopg has one; for a failed connection it has none (libpq keeps the server's
+    code to itself), and then libpq's record of the exchange: the server asked for a password
+    (none was given, or it was used and the login still failed: wrong, or the role or database
+    does not exist). A server that is down, unreachable or starting up never got that far.
+    """
+    if error.sqlstate is not None:
+        return error.sqlstate in LOGIN_REFUSED_SQLSTATES
+    connection = error.pgconn
+    return connection is not None and bool(connection.needs_password or connection.used_password)
 
 
 def _refuse_unbound_role(raw: psycopg.Connection[Any]) -> None:

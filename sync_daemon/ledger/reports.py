@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sync_daemon.ledger.encoding import iso_stamp
@@ -112,15 +111,6 @@ class Reports(Store):
         for row in rows:
             _iso_times(row, ("next_attempt_at",))
         return rows
-
-    def delivery_latencies(self, destination: str) -> list[float]:
-        """Seconds from an order being queued to being delivered (for benchmarks)."""
-        rows = self._fetch(
-            "SELECT delivered_at, queued_at FROM deliveries"
-            " WHERE destination = ? AND state = 'delivered' AND queued_at IS NOT NULL AND delivered_at IS NOT NULL",
-            [destination],
-        )
-        return [datetime.fromisoformat(delivered).timestamp() - queued for delivered, queued in rows]
 
 
 def _iso_times(row: dict[str, Any], keys: Sequence[str]) -> None:

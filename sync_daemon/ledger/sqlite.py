@@ -15,8 +15,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self
 
-import sqlite_utils
-
 from sync_daemon.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 from sync_daemon.ledger.store import Store
 
@@ -40,17 +38,17 @@ class SqliteStore(Store):
             # Payloads hold customers' names, phones and addresses: owner-only from the first byte
             # (SQLite gives the -wal and -shm files the same mode).
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        connection = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self.db = sqlite_utils.Database(connection)
+        # Plain sqlite3 (no wrapper library): the connection runs exactly the ledger's own statements.
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         if self.path.stat().st_size == 0:
             # Only an empty file can take this without a VACUUM, and only before the switch to WAL
             # writes its first page: pages freed by retention can then be given back to the disk.
-            self.db.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._use_wal()
         # NORMAL is durable against process crashes in WAL mode; only power loss can undo the last
         # commits, and then the platforms' idempotency catches the re-send.
-        self.db.conn.execute("PRAGMA synchronous=NORMAL")
-        self.db.conn.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
         if self._migrate():
             self._convert_to_incremental_vacuum()
 
@@ -61,8 +59,8 @@ class SqliteStore(Store):
         deadline = time.monotonic() + WAL_SWITCH_WAIT_SECONDS
         while True:
             try:
-                if self.db.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    self.db.conn.execute("PRAGMA journal_mode=WAL")
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -83,27 +81,29 @@ class SqliteStore(Store):
                 return
             self._closed = True
             try:
-                self.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:
                 pass  # a checkpoint is an optimisation; the WAL is replayed at the next open anyway
             finally:
-                self.db.conn.close()
+                self.db.close()
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as tuples; the connection is shared between threads, so reads hold the lock too."""
         with self._lock:
-            return self.db.conn.execute(sql, params).fetchall()
+            return self.db.execute(sql, params).fetchall()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, under the lock."""
         with self._lock:
-            return list(self.db.query(sql, params))
+            cursor = self.db.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write; everything inside commits together or not at all."""
         with self._lock:
-            connection = self.db.conn
+            connection = self.db
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
@@ -137,9 +137,8 @@ class SqliteStore(Store):
                 # since we looked: re-read under the write lock and skip what is done.
                 if int(connection.execute("PRAGMA user_version").fetchone()[0]) >= version:
                     continue
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in MIGRATIONS[version]:  # one statement each: execute refuses two
+                    connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {version}")
                 upgraded = upgraded or (version == RETENTION_SCHEMA_VERSION and current > 0)
         return upgraded
@@ -159,10 +158,10 @@ class SqliteStore(Store):
     def vacuum(self) -> None:
         """Rewrite the whole file (switching it to incremental auto-vacuum); holds the write lock throughout."""
         with self._lock:
-            self.db.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            self.db.conn.execute("VACUUM")
+            self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self.db.execute("VACUUM")
             # VACUUM went through the WAL: a copy of the whole file, which would stay on disk.
-            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def file_bytes(self) -> int:
         """Bytes the ledger takes on disk: the database file and its write-ahead log."""
@@ -178,16 +177,16 @@ class SqliteStore(Store):
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """The shared connection, held by this thread for a few reads."""
         with self._lock:
-            yield self.db.conn
+            yield self.db
 
     def reclaim_space(self, *, max_pages: int) -> int:
         """Give up to ``max_pages`` free pages back to the disk (incremental vacuum); returns how many."""
         with self._lock:
-            before = int(self.db.conn.execute("PRAGMA freelist_count").fetchone()[0])
+            before = int(self.db.execute("PRAGMA freelist_count").fetchone()[0])
             if before == 0 or self.auto_vacuum() != "incremental":
                 return 0  # without incremental auto-vacuum the free pages are reused by new rows instead
-            self.db.conn.execute(f"PRAGMA incremental_vacuum({int(max_pages)})").fetchall()
-            return before - int(self.db.conn.execute("PRAGMA freelist_count").fetchone()[0])
+            self.db.execute(f"PRAGMA incremental_vacuum({int(max_pages)})").fetchall()
+            return before - int(self.db.execute("PRAGMA freelist_count").fetchone()[0])
 
     def free_bytes(self) -> int:
         """Bytes of the file that hold no data (free pages, reused before the file grows)."""

@@ -44,17 +44,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ADMIN_PREFIX = "/__admin__/"
 FAULT_KINDS = ("status", "timeout", "reset", "rate_limit", "commit_then_500", "html", "slow", "commit_then_slow")
 LOG_SIZE = 2000
-# A self-signed certificate for 127.0.0.1 and localhost, for the simulators only (its key is public:
-# it proves nothing but lets the https code paths run). Clients trust it with TLS_CERTIFICATE.
-TLS_KEY_AND_CERTIFICATE = str(Path(__file__).parent / "tls" / "loopback.pem")
-TLS_CERTIFICATE = str(Path(__file__).parent / "tls" / "loopback-cert.pem")
 
 HTML_BLOCK_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Access Denied - Site Firewall</title></head>
@@ -351,7 +346,8 @@ class SimulatorServer:
     name = "simulator"
     json_content_type = "application/json"
 
-    def __init__(self, *, port: int = 0, tls: bool = False) -> None:
+    def __init__(self, *, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve https with this server context (its certificate and key), else plain http."""
         self.lock = threading.RLock()
         self._port = port
         self.tls = tls
@@ -375,9 +371,9 @@ class SimulatorServer:
         self._httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         self._httpd.simulator = self  # type: ignore[attr-defined]
         if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(TLS_KEY_AND_CERTIFICATE)
-            self._httpd.ssl_context = context
+            # A server context made by whoever starts it (the tests make a throw-away authority at
+            # run time): the package holds no key.
+            self._httpd.ssl_context = self.tls
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -8,8 +8,8 @@ timestamp (+-15 min) -> nonce (not reused within 15 min) -> key permission (read
 Repeated query keys are deduplicated last-wins, as PHP's ``$_GET`` does, so the official
 client (which sends every query param twice over http) verifies. Basic auth and
 ``consumer_key``/``consumer_secret`` query params over http are ignored, so such requests are
-anonymous and fail the route's permission check. Started with ``tls=True`` it serves https (a
-self-signed loopback certificate, ``base.TLS_CERTIFICATE``) and, as WooCommerce over SSL, takes
+anonymous and fail the route's permission check. Started with ``tls`` (a server ``ssl.SSLContext``;
+the tests make a throw-away authority at run time) it serves https and, as WooCommerce over SSL, takes
 Basic auth or the key pair in the query string, and ignores OAuth parameters.
 
 Request pipeline (as WordPress): html_mode -> ``?rest_route=`` on any path -> 'Plain' permalinks
@@ -64,6 +64,7 @@ import math
 import random
 import re
 import secrets
+import ssl
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -171,7 +172,7 @@ class WooCommerceSimulator(SimulatorServer):
         permission: str = "read_write",
         utc_offset: str | timedelta = "+06:00",
         port: int = 0,
-        tls: bool = False,
+        tls: ssl.SSLContext | None = None,
         storage: str = "posts",
     ) -> None:
         if permission not in ("read", "write", "read_write"):

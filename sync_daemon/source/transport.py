@@ -2,42 +2,27 @@
 
 The official client (``woocommerce.API``) sends every call through ``requests.request``: a new
 session, and so a new TCP (and TLS) connection, per call. This sends through one pooled session
-(``core.http.build_session``) and keeps the client's authentication:
+(``core.http.build_session``, one send path: ``core.http.request``) and keeps the client's
+authentication:
 
 - over ``https://``: HTTP Basic auth with the consumer key and secret (the client's default);
-- over ``http://``: one-legged OAuth 1.0a in the query string, with the signature the client's own
-  signer computes (``woocommerce.oauth.OAuth``: HMAC-SHA256 over the method, the URL and every
-  parameter, with a fresh timestamp and nonce per request; tests compare the two). The base string
-  is built here with each parameter's encoding remembered, since most of them (``_fields`` above
-  all) are the same on every poll; a parameter name with ``[`` goes to the client's signer as is.
-  The query goes out once; the official client appends it a second time, which WordPress drops
-  (PHP's ``$_GET`` keeps one value per key), so the same signature checks out.
-
-Requests are prepared here rather than by ``Session.request``: a signed URL differs on every
-request, and requests would parse and re-quote each one, character by character in Python (with
-``_fields`` the query runs to several hundred characters). The base URL is normalized once; what
-is appended (an ASCII endpoint and ``urlencode``'s output) needs no quoting. With a proxy in the
-environment, ``Session.request`` sends as usual, so its per-host proxy rules apply.
+- over ``http://``: one-legged OAuth 1.0a in the query string, signed by the client's own signer
+  (``woocommerce.oauth.OAuth.get_oauth_url``: HMAC-SHA256 over the method, the URL and every
+  parameter, with a fresh timestamp and nonce per request). The query goes out once, in the signed
+  URL; the official client also passes it to requests a second time, which WordPress drops (PHP's
+  ``$_GET`` keeps one value per key), so the same signature checks out either way.
 
 A signed URL carries its signature in the query string: messages only ever name ``safe_url`` of it.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import secrets
-import time
-from base64 import b64encode
-from functools import lru_cache
-from hashlib import sha256
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import urlencode
 
 import requests
 from requests.auth import HTTPBasicAuth
-from requests.cookies import RequestsCookieJar
-from requests.hooks import default_hooks
 from woocommerce.oauth import OAuth
 
 from sync_daemon.core import http
@@ -91,88 +76,36 @@ class ShopTransport:
     ) -> requests.Response:
         """One request with requests' own exceptions, for checks that tell TLS, DNS and timeouts apart."""
         method = method.upper()
-        url = self.signed_url(method, endpoint, params)
         body = None if data is None else json.dumps(data, ensure_ascii=False).encode("utf-8")
-        headers = JSON_BODY_HEADERS if body is not None else None
-        session = self.session
-        if session.trust_env:
-            # A proxy is configured: requests reads the environment per request (proxies, no_proxy);
-            # verify is passed so that $REQUESTS_CA_BUNDLE cannot replace verify_tls = false.
-            return session.request(
-                method, url, data=body, headers=headers, timeout=self.timeout,
-                allow_redirects=allow_redirects, verify=session.verify,
-            )
-        prepared = requests.PreparedRequest()
-        prepared.method = method
-        prepared.url = url
-        prepared.headers = session.headers.copy()
-        if headers:
-            prepared.headers.update(headers)
-        prepared._cookies = RequestsCookieJar()  # noqa: SLF001 - as PreparedRequest.prepare_cookies leaves it
-        prepared.hooks = default_hooks()
-        prepared.body = body
-        prepared.prepare_content_length(body)
-        if session.auth is not None:
-            prepared.prepare_auth(session.auth)
-        return session.send(
-            prepared,
+        return http.request(
+            self.session,
+            method,
+            self.signed_url(method, endpoint, params),
+            platform=self.platform,
             timeout=self.timeout,
+            data=body,
+            headers=JSON_BODY_HEADERS if body is not None else None,
             allow_redirects=allow_redirects,
-            verify=session.verify,
-            cert=session.cert,
-            proxies={},
-            stream=False,
         )
 
     def signed_url(self, method: str, endpoint: str, params: dict[str, Any] | None) -> str:
         """The full URL of a request: its query, and over http the OAuth 1.0a parameters and signature."""
         url = self.base_url + endpoint
-        # As urlencode would write each value (and so as the official client's signer sees it).
-        query = {name: value if isinstance(value, str) else str(value) for name, value in (params or {}).items()}
+        query = urlencode(params or {}, safe=QUERY_SAFE)
+        if query:
+            url = f"{url}?{query}"
         if not self.signs_urls:
-            return f"{url}?{_query_string(query)}" if query else url
-        query.update(
-            oauth_consumer_key=self.consumer_key,
-            oauth_timestamp=str(int(time.time())),
-            oauth_nonce=secrets.token_hex(20),  # 40 hex digits, as the client's own nonces
-            oauth_signature_method="HMAC-SHA256",
+            return url
+        signer = OAuth(
+            url=url,
+            consumer_key=self.consumer_key,
+            consumer_secret=self.consumer_secret,
+            version=API_VERSION,
+            method=method,
         )
-        query["oauth_signature"] = oauth_signature(method, url, query, self.consumer_secret)
-        return f"{url}?{_query_string(query)}"
+        return signer.get_oauth_url()
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
 
-
-@lru_cache(maxsize=256)
-def _query_pair(name: str, value: str) -> str:
-    """``name=value`` as ``urlencode(…, safe=QUERY_SAFE)`` writes it."""
-    return f"{quote_plus(name, QUERY_SAFE)}={quote_plus(value, QUERY_SAFE)}"
-
-
-def _query_string(query: dict[str, str]) -> str:
-    return "&".join([_query_pair(name, value) for name, value in query.items()])
-
-
-@lru_cache(maxsize=256)
-def _signed_pair(name: str, value: str) -> str:
-    """One parameter of the signature base string, as ``OAuth.normalize_parameters`` encodes it."""
-    return f"{quote(unquote(name)).replace('%', '%25')}%3D{quote(unquote(value)).replace('%', '%25')}"
-
-
-def oauth_signature(method: str, url: str, params: dict[str, str], consumer_secret: str) -> str:
-    """The signature ``woocommerce.oauth.OAuth(version="wc/v3").generate_oauth_signature`` computes.
-
-    Parameters sorted by name, each encoded, joined with encoded ``&``; HMAC-SHA256 keyed with the
-    consumer secret and ``&``. Names with ``[`` (which the client sorts by their stem) go to the
-    client's signer.
-    """
-    params = {name: value for name, value in params.items() if name != "oauth_signature"}
-    if any("[" in name for name in params):
-        signer = OAuth(url=url, consumer_key="", consumer_secret=consumer_secret, version=API_VERSION, method=method)
-        return signer.generate_oauth_signature(params, url)
-    pairs = "%26".join([_signed_pair(name, params[name]) for name in sorted(params)])
-    base = f"{method}&{quote(url, '')}&{pairs}"
-    digest = hmac.new(f"{consumer_secret}&".encode(), base.encode(), sha256).digest()
-    return b64encode(digest).decode()

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# The simulators answer from this test process: on a busy machine an answer can take seconds, and a
+# timed-out request is sent again, which tests counting requests would see. No test waits for a timeout.
+PLATFORM_TIMEOUT_SECONDS = 30
 
 
 def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: Any = None, **overrides: Any) -> Path:
@@ -31,7 +34,9 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: A
         "[delivery]",
         "retry_schedule_seconds = [0.2, 0.4, 0.8, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
         "retry_jitter = 0.1",
-        "auth_pause_seconds = 2",
+        # Long enough that a test reading a credentials pause (status, after stopping the daemon) always
+        # finds it, however busy the machine; a test that needs the pause to end sets a short one itself.
+        "auth_pause_seconds = 3600",
         "outage_pause_seconds = 2",
     ]
     if gotrack is not None:
@@ -42,7 +47,7 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: A
             f'endpoint = "{gotrack.endpoint}"',
             f'api_key = "{platform["api_key"]}"',
             f'api_secret = "{platform["api_secret"]}"',
-            "timeout_seconds = 2",
+            f"timeout_seconds = {PLATFORM_TIMEOUT_SECONDS}",
         ]
     if orderrepo is not None:
         lines += [
@@ -53,7 +58,7 @@ def write_config(path: Path, woocommerce: Any, gotrack: Any = None, orderrepo: A
             'origin = "https://shop.example.com"',
             'fallback_image_url = "https://shop.example.com/placeholder.png"',
             "status_pull_interval_seconds = 10",
-            "timeout_seconds = 2",
+            f"timeout_seconds = {PLATFORM_TIMEOUT_SECONDS}",
         ]
     text = "\n".join(lines) + "\n"
     for dotted, literal in overrides.items():

@@ -175,7 +175,8 @@ def test_rotated_gotrack_credentials_pause_the_destination(tmp_path, woocommerce
     try:
         assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite3").exists(), timeout=20)  # status needs it
         status = lambda: json.loads(run_cli("status", "--json", config=config).stdout)  # noqa: E731
-        assert wait_until(lambda: status()["destinations"].get("gotrack", {}).get("pause_kind") == "auth", timeout=20)
+        # The pause lasts an hour (the harness): it is still there when status is read after the stop.
+        assert wait_until(lambda: status()["destinations"].get("gotrack", {}).get("pause_kind") == "auth", timeout=60)
     finally:
         assert daemon.stop() == 0
     summary = status()

@@ -72,7 +72,7 @@ def test_migrate_upgrades_an_older_sqlite_ledger_and_says_from_which_version(tmp
     path.parent.mkdir()
     connection = sqlite3.connect(path)
     for version in range(1, SCHEMA_VERSION):
-        connection.executescript(MIGRATIONS[version])
+        connection.executescript(";\n".join(MIGRATIONS[version]))
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     connection.close()
 

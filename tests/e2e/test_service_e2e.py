@@ -80,7 +80,7 @@ def test_notify_ready_status_watchdog_reload_and_stopping(tmp_path, woocommerce,
         daemon.process.send_signal(signal.SIGHUP)
         assert wait_until(lambda: any(line.get("event", "").startswith("reload rejected")
                                       for line in daemon.log_lines()), timeout=15)
-        assert wait_until(lambda: notify.has("READY=1"), timeout=5)
+        assert wait_until(lambda: notify.has("READY=1"), timeout=30)
         assert daemon.process.poll() is None
         woocommerce.add_orders([make_order(9200)])
         assert wait_until(lambda: len(gotrack.orders()) == 6, timeout=20)  # still delivering
