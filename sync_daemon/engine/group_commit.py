@@ -96,27 +96,32 @@ class GroupCommit(Generic[Item]):
             self._write(items)
         except BaseException as raised:  # noqa: BLE001 - handed to every thread of the group, then re-raised
             error = raised
+        # Who is woken to write next, or to hear of a failure, is decided under the lock and only
+        # then acted on: ``self._next`` is the list newcomers append to once the lock is let go (a
+        # new writer may even have started), so it must not be looked at again outside the lock.
+        successor: _Ticket[Item] | None = None
         with self._lock:
             if error is not None and self._error is None:
                 self._error = error
             failed = self._error is not None
-            following = self._next
+            waiting = self._next
             if failed:
-                self._next = []
-            if failed or not following:
-                self._writing = False
-            else:
+                self._next = []  # (detached: later submits raise at once and never join it)
+            elif waiting:
                 # The first one waiting writes next; until it takes the group (and all who join it
                 # meanwhile), newcomers keep joining it rather than starting a write of their own.
-                following[0].outcome = _LEADS
+                successor = waiting[0]
+                successor.outcome = _LEADS
+            if successor is None:
+                self._writing = False
         for other in others:
             other.outcome = _FAILED if error is not None else _WRITTEN
             other.woken.release()
         if failed:  # nothing more is written: everyone waiting hears why
-            for other in following:
+            for other in waiting:
                 other.outcome = _FAILED
                 other.woken.release()
-        elif following:
-            following[0].woken.release()
+        elif successor is not None:
+            successor.woken.release()
         if error is not None:
             raise error
