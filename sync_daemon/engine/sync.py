@@ -194,6 +194,9 @@ class Engine:
 
     def _read_source(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
         now = self.clock()
+        # Read before the scan: the shop's clock has passed it, so every order modified before it is
+        # listed by the scan, or (a late commit) re-read by the next poll's overlap.
+        shop_now = self.source.shop_clock.estimate()
         cursor = self.ledger.get_cursor()
         if cursor is None:
             start = self.settings.woocommerce.start_point(datetime.fromtimestamp(now, UTC))
@@ -216,6 +219,9 @@ class Engine:
                 if self.stop_event.is_set():
                     break
                 dispatcher.pump()  # deliveries go out while the next page is read
+            else:  # read to the end: a quiet shop's cursor moves past the orders the daemon's own writes re-dated
+                if shop_now is not None and (cursor is None or shop_now > cursor):
+                    self.ledger.set_cursor(shop_now)
         except SyncError as error:
             self._source_failed(summary, error)
             return
@@ -284,7 +290,6 @@ class Engine:
             summary.unchanged += counts["unchanged"]
             summary.skipped += counts["skipped"]
             summary.unstorable += counts["unstorable"]
-
 
     # -- delivery -------------------------------------------------------------------------
 
