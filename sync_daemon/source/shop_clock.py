@@ -12,7 +12,7 @@ it only makes the estimate lower. A stamp a save did not set (posts storage leav
 meta-only write) is older still. An order dated in the future would carry its future date here, but
 a poll lists that order and takes its date as the cursor anyway, so no new risk comes from it.
 The engine moves the cursor to the estimate only after a scan that read to the end of the list
-(engine/sync.py), and the poll's overlap still re-reads ``overlap_seconds`` before it.
+(engine/cursor.py), and the poll's overlap still re-reads ``overlap_seconds`` before it.
 """
 
 from __future__ import annotations
