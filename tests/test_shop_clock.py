@@ -151,4 +151,5 @@ def test_a_status_write_answer_is_a_reading_of_the_shops_clock(woocommerce):
     finally:
         source.close()
     assert estimate is not None
-    assert shop_time(woocommerce) - timedelta(seconds=30) < estimate <= shop_time(woocommerce) - MARGIN
+    # On the shop's clock (an hour ahead), never past it; the lower bound only needs to tell the two clocks apart.
+    assert shop_time(woocommerce) - timedelta(seconds=600) < estimate <= shop_time(woocommerce) - MARGIN
