@@ -12,12 +12,17 @@ the baseline round writes nothing into them). Each round runs until every delive
 receipt is written and a pass has read the orders back; the requests WooCommerce answered up to then
 are counted (the simulator's own counts, per route), then those of ``--idle-passes`` more passes.
 
+With receipts on, the round then goes on until a pass reads no order (the cursor has passed the
+writes) and counts ``--idle-passes`` passes after that.
+
 Printed: WooCommerce's requests per route for both rounds; the extra requests per delivered order
 (receipts on minus off, divided by the orders delivered); and what one idle pass reads in each round.
 Under HPOS the receipts' write moves every written order's ``date_modified`` to the moment of the
 write, so the passes after it read those orders again: once to see that nothing changed (the payload
 hash; nothing is sent), and then as long as they lie in the poll's overlap window behind the cursor
-(``overlap_seconds``), which only moves on when the shop modifies a later order.
+(``overlap_seconds``). The cursor moves on by the shop's clock, read from the writes' answers
+(``source/shop_clock.py``), so this ends ``overlap_seconds`` + 2 s after the last write; the round
+waits that long (about two minutes), with a pass every second re-reading the orders meanwhile.
 """
 
 from __future__ import annotations
@@ -92,11 +97,16 @@ def run_round(sims: SimulatorProcess, workdir: Path, *, receipts: bool, args: ar
         wait_for(lambda: len(daemon.log_events("pass finished")) >= passes + args.idle_passes + 1, args.timeout,
                  "the passes after it")
         delivered = ledger.query("SELECT COUNT(DISTINCT order_id) FROM deliveries WHERE state = 'delivered'")[0][0]
+        read_at = time.time()
+        log = [entry for entry in sims.admin("woocommerce", "GET", "requests")["requests"] if entry["time"] >= begun]
+        quiet = quiet_passes(sims, daemon, log, args) if receipts else None
     finally:
         daemon.stop()
         ledger.close()
     ends = [epoch(event["timestamp"]) for event in daemon.log_events("pass finished")]
-    log = [entry for entry in sims.admin("woocommerce", "GET", "requests")["requests"] if entry["time"] >= begun]
+    # The passes finished when the log was read, and the requests they made (not those of one under way).
+    ends = [end for end in ends if end <= read_at]
+    log = [entry for entry in log if entry["time"] <= ends[-1]]
     # Each list request belongs to the first pass that finished after it; writes are counted apart.
     pages = [0] * len(ends)
     for entry in log:
@@ -104,14 +114,35 @@ def run_round(sims: SimulatorProcess, workdir: Path, *, receipts: bool, args: ar
             index = next((i for i, end in enumerate(ends) if entry["time"] <= end), len(ends) - 1)
             pages[index] += 1
     writes = sum(f"{entry['method']} {entry['route']}" == BATCH for entry in log)
-    return {"pages": pages, "writes": writes, "delivered": delivered, "requests": len(log)}
+    return {"pages": pages, "writes": writes, "delivered": delivered, "requests": len(log), "quiet": quiet}
+
+
+def quiet_passes(sims: SimulatorProcess, daemon: DaemonProcess, log: list[dict[str, Any]],
+                 args: argparse.Namespace) -> dict[str, float]:
+    """Wait for the first pass that reads no order; then the list pages of ``--idle-passes`` passes after it."""
+    last_write = max(entry["time"] for entry in log if f"{entry['method']} {entry['route']}" == BATCH)
+    start = len(daemon.log_events("pass finished"))
+
+    def fetched() -> list[int]:
+        return [event["fetched"] for event in daemon.log_events("pass finished")[start:]]
+
+    wait_for(lambda: 0 in fetched(), args.timeout, "a pass that reads no order")
+    quiet_at = epoch(next(event["timestamp"] for event in daemon.log_events("pass finished")[start:]
+                          if event["fetched"] == 0))
+    rereads = fetched().index(0)
+    lists = sims.admin("woocommerce", "GET", "stats")["by_route"].get(LIST, 0)
+    done = len(fetched())
+    wait_for(lambda: len(fetched()) >= done + args.idle_passes, args.timeout, "the quiet passes")
+    pages = sims.admin("woocommerce", "GET", "stats")["by_route"].get(LIST, 0) - lists
+    counted = len(fetched()) - done  # a pass may have finished while the stats were read
+    return {"seconds": quiet_at - last_write, "rereads": rereads, "pages": pages / max(counted, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run both rounds and print the figures."""
     args = parse_args(argv)
     print(f"generating {args.orders} orders …", flush=True)
-    with SimulatorProcess(generate=args.orders, seed=args.seed) as sims, \
+    with SimulatorProcess("--storage", "hpos", generate=args.orders, seed=args.seed) as sims, \
             tempfile.TemporaryDirectory(prefix="bench-receipts-") as workdir:
         rounds = {}
         for receipts in (False, True):
@@ -128,7 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         ["  order list pages of the backfill pass", off["pages"][0], on["pages"][0]],
         ["  orders/batch writes", off["writes"], on["writes"]],
         ["  pages of the pass after the writes", "-", after[0]],
-        ["  pages of each later pass (mean)", f"{idle_off:.1f}", f"{statistics.mean(after[1:]):.1f}"],
+        ["  pages of each later pass while the orders lie in the overlap (mean)", f"{idle_off:.1f}",
+         f"{statistics.mean(after[1:]):.1f}"],
+        ["  seconds from the last write to the first pass that reads no order", "-",
+         f"{on['quiet']['seconds']:.0f}"],
+        ["  passes meanwhile that read the written orders again (a pass a second)", "-",
+         on["quiet"]["rereads"]],
+        ["  pages of each pass after that (mean)", f"{idle_off:.1f}", f"{on['quiet']['pages']:.1f}"],
         ["orders delivered", off["delivered"], on["delivered"]],
     ]
     print(f"\nBackfill of {args.orders} orders to GoTrack and OrderRepo (simulated HPOS shop, per_page 100)")
@@ -139,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
           f" for the writes, {once / delivered:.4f} with the read-back pass; with receipts off: 0 (the baseline)")
     later = statistics.mean(after[1:]) - idle_off
     print(f"each later pass, while the written orders lie in the {OVERLAP_SECONDS} s overlap window behind the"
-          f" cursor: {later:+.1f} pages ({later / delivered:.4f} per delivered order)")
+          f" cursor: {later:+.1f} pages ({later / delivered:.4f} per delivered order); from"
+          f" {on['quiet']['seconds']:.0f} s after the last write: {on['quiet']['pages'] - idle_off:+.1f} pages")
     return 0
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -26,6 +26,7 @@ from sync_daemon.core.retry import RetryPolicy
 from sync_daemon.core.storable import storable
 from sync_daemon.core.workers import WorkerPool
 from sync_daemon.engine.classify import send_and_classify
+from sync_daemon.engine.cursor import PassCursor
 from sync_daemon.engine.dispatch import Dispatcher, Lanes
 from sync_daemon.engine.mapping import OrderMapper, order_modified_key
 from sync_daemon.engine.pauses import Halt, Pauses
@@ -194,28 +195,22 @@ class Engine:
 
     def _read_source(self, summary: PassSummary, dispatcher: Dispatcher) -> None:
         now = self.clock()
-        cursor = self.ledger.get_cursor()
-        if cursor is None:
-            start = self.settings.woocommerce.start_point(datetime.fromtimestamp(now, UTC))
-        else:
-            start = cursor - timedelta(seconds=self.settings.woocommerce.overlap_seconds)
-        self._backfill = cursor is None
+        # The shop's clock is estimated before the scan: every order modified before it is listed (engine/cursor.py).
+        cursor = PassCursor(self.ledger, self.settings.woocommerce, now, self.source.shop_clock.estimate())
+        self._backfill = cursor.backfill
         try:
-            for page in self.source.iter_pages(start):
+            for page in self.source.iter_pages(cursor.start):
                 if self._pass_total is None:  # the first page's X-WP-Total counts the whole window
                     self._pass_total = self.source.listed_total
                 self._ingest_page(page, summary, dispatcher)
                 self.on_progress()
                 self._report(summary)
-                marks = [_parse_mark(order_modified_key(raw)) for raw in page if isinstance(raw, dict)]
-                marks = [mark for mark in marks if mark is not None]
-                if marks and (cursor is None or max(marks) > cursor):  # (an idle poll re-reads the overlap only)
-                    # Only now that the page is committed may the cursor pass it.
-                    cursor = max(marks)
-                    self.ledger.set_cursor(cursor)
+                cursor.committed(page)  # only now that the page is committed may the cursor pass it
                 if self.stop_event.is_set():
                     break
                 dispatcher.pump()  # deliveries go out while the next page is read
+            else:  # read to the end: a quiet shop's cursor moves past the orders the daemon's own writes re-dated
+                cursor.read_to_end()
         except SyncError as error:
             self._source_failed(summary, error)
             return
@@ -284,7 +279,6 @@ class Engine:
             summary.unchanged += counts["unchanged"]
             summary.skipped += counts["skipped"]
             summary.unstorable += counts["unstorable"]
-
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -429,9 +423,3 @@ def _add_counts(summary: PassSummary, counts: Mapping[str, int]) -> None:
     summary.rejected += counts.get("rejected", 0)
     summary.paused += counts.get("paused", 0)
 
-
-def _parse_mark(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
-    except ValueError:
-        return None

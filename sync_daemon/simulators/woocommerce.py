@@ -187,6 +187,8 @@ class WooCommerceSimulator(SimulatorServer):
         self.consumer_secret = "cs_" + secrets.token_hex(20)
         # Picks the order of rows sharing a modification second for each query and page; a test may set it.
         self.tie_seed = secrets.randbits(32)
+        # The shop's PHP clock, which stamps date_modified, notes and writes: a test may set it ahead.
+        self.clock = time.time
         self.reset_state()
         self._register_routes()
         self.webhooks = Webhooks(self, API)  # wc/v3/webhooks and signed deliveries
@@ -820,7 +822,7 @@ class WooCommerceSimulator(SimulatorServer):
         return Response.json(201, self._render_note(oid, note))
 
     def _now(self) -> datetime:
-        return datetime.now(UTC).replace(microsecond=0)
+        return datetime.fromtimestamp(self.clock(), UTC).replace(microsecond=0)
 
     # -- Python admin API -------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ import structlog
 
 from sync_daemon.core import http
 from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentError, RetryableError
+from sync_daemon.source.shop_clock import ShopClock
 from sync_daemon.source.transport import ShopTransport
 
 if TYPE_CHECKING:
@@ -106,6 +107,9 @@ class WooCommerceSource:
         # X-WP-Total of the last list read: read after a pass's first page, it is the pass's total
         # (for the progress of a long first sync); None when the shop did not say.
         self.listed_total: int | None = None
+        # The shop's clock as the answers to the daemon's writes show it (shop_clock.py): lets the
+        # engine move a quiet shop's cursor past the orders those writes re-dated.
+        self.shop_clock = ShopClock()
 
     def close(self) -> None:
         """Close the keep-alive connections."""
@@ -275,7 +279,9 @@ class WooCommerceSource:
 
     def update_order(self, order_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """PUT changes (status, meta_data) to an order."""
-        return http.json_body(self._request("put", f"orders/{int(order_id)}", data=data))
+        body = http.json_body(self._request("put", f"orders/{int(order_id)}", data=data))
+        self.shop_clock.note([body])
+        return body
 
     def add_note(self, order_id: int, note: str, *, customer_note: bool = False) -> dict[str, Any]:
         """Add a private (or customer) note to an order."""
@@ -309,6 +315,7 @@ class WooCommerceSource:
         answers = body.get("update") if isinstance(body, dict) else None
         if not isinstance(answers, list):
             raise RetryableError(f"{PLATFORM}: the batch answer has no list of updates")
+        self.shop_clock.note(answers)
         return [answer if isinstance(answer, dict) else {} for answer in answers]
 
     def order_notes(self, order_id: int) -> list[dict[str, Any]]:
