@@ -245,29 +245,7 @@ class Engine:
         raws = _storable_orders(page, summary)
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
-        synced = self.settings.woocommerce.statuses
-        items = []
-        for raw in raws:
-            modified = order_modified_key(raw)
-            seen = known.get(raw["id"])
-            if seen is None:
-                if raw.get("status") not in synced:
-                    # Never taken part and not in a status that is synced: a pending payment, say.
-                    summary.other_status += 1
-                    continue
-                items.append(self.mapper.map_guarded(raw))
-                continue
-            # A known order is followed whatever its status now: its cancellation or completion
-            # is an update (and an event) for the platforms that have it.
-            stored_modified, has_row = seen
-            missing = [name for name in self.destinations if name not in has_row]
-            if modified and stored_modified == modified and not reread:
-                if not missing:
-                    summary.unchanged += 1
-                    continue
-                items.append(self.mapper.map_guarded(raw, missing))  # a platform enabled since it was recorded
-                continue
-            items.append(self.mapper.map_guarded(raw))
+        items = _items_to_ingest(raws, known, self, summary, reread=reread)
         if items:
             # A known order that changed may still have a request out (edited mid-scan): its rows
             # are recorded again only once that request is back. New orders have none out.
@@ -403,6 +381,45 @@ def _pass_failed(ledger: Ledger, now: float, summary: PassSummary, error: Except
     with contextlib.suppress(Exception):  # the ledger itself may be what failed
         ledger.set_meta(last_poll_at=stamp, last_poll_result="error",
                         last_poll_error=f"the pass failed: {summary.error}")
+
+
+def _items_to_ingest(
+    raws: Sequence[dict[str, Any]],
+    known: Mapping[int, tuple[str, frozenset[str]]],
+    engine: Engine,
+    summary: PassSummary,
+    *,
+    reread: bool,
+) -> list[Any]:
+    """The orders of a page mapped for the ledger: new ones in a synced status, known ones that changed.
+
+    An order already seen with the same ``date_modified`` is only counted (unless ``reread``), or
+    mapped for the platforms enabled since it was recorded.
+    """
+    synced = engine.settings.woocommerce.statuses
+    items = []
+    for raw in raws:
+        modified = order_modified_key(raw)
+        seen = known.get(raw["id"])
+        if seen is None:
+            if raw.get("status") not in synced:
+                # Never taken part and not in a status that is synced: a pending payment, say.
+                summary.other_status += 1
+                continue
+            items.append(engine.mapper.map_guarded(raw))
+            continue
+        # A known order is followed whatever its status now: its cancellation or completion
+        # is an update (and an event) for the platforms that have it.
+        stored_modified, has_row = seen
+        missing = [name for name in engine.destinations if name not in has_row]
+        if modified and stored_modified == modified and not reread:
+            if not missing:
+                summary.unchanged += 1
+                continue
+            items.append(engine.mapper.map_guarded(raw, missing))  # a platform enabled since it was recorded
+            continue
+        items.append(engine.mapper.map_guarded(raw))
+    return items
 
 
 def _storable_orders(page: Sequence[Any], summary: PassSummary) -> list[dict[str, Any]]:
