@@ -19,6 +19,7 @@ from typing import Any
 from sync_daemon.app import App, poll_once
 from sync_daemon.config import Settings
 from sync_daemon.core import logs, redaction
+from sync_daemon.engine.receipts import ReceiptWriter
 from sync_daemon.service.demo_report import Simulators, build_report, print_report
 from sync_daemon.simulators.gotrack import GoTrackSimulator
 from sync_daemon.simulators.orderrepo import OrderRepoSimulator
@@ -128,7 +129,10 @@ def run_demo(passes: int = 3, echo: Callable[[str], Any] = print) -> dict[str, A
         with App(settings) as app:  # what the daemon does on its schedule: statuses read back, then written
             app.engine.pull_all_statuses()
             plans = app.status_writer().apply()
-            app.engine.deliver_due()  # a status written back is news for OrderRepo: the daemon sends it on
+            # A status written back is news for OrderRepo: the daemon sends it on (a pass that only delivers).
+            app.engine.sync_pass(read_source=False)
+            # Receipts and rejection notes into the shop's orders, as the daemon's receipts job does.
+            ReceiptWriter.of(app.engine).run()
             report = build_report(app.ledger, sims, orders, plans)
     print_report(report, echo)
     return report

@@ -75,6 +75,12 @@ def build_report(ledger: Any, sims: Simulators, orders: list[dict[str, Any]], pl
         "platforms": platforms,
         "written_back": [_read_back(sims.woocommerce, plan) for plan in plans if plan.status_after or plan.notes],
         "meta": _daemon_meta(sims.woocommerce, [row["order_id"] for row in rows if row["gotrack"].startswith("de")]),
+        "rejection_notes": [
+            {"order_id": row["order_id"], "note": note["note"]}
+            for row in rows
+            if any(row[name] in ("refused", "gave up") for name in DELIVERING)
+            for note in sims.woocommerce.notes(row["order_id"])
+        ],
     }
 
 
@@ -149,6 +155,10 @@ def print_report(report: dict[str, Any], echo: Callable[[str], Any]) -> None:
         echo(f"  order {entry['order_id']}: {status}{notes}")
     if not report["written_back"]:
         echo("  nothing")
+    if report["rejection_notes"]:
+        echo("\nPrivate notes the daemon put into refused orders (read back from the shop):")
+        for entry in report["rejection_notes"]:
+            echo(f"  order {entry['order_id']}: {entry['note']}")
     meta = report["meta"]
     if meta["order_id"] is None:
         echo("\nThe orders carry none of the daemon's meta (keys starting with sync_daemon).")

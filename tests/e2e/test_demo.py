@@ -23,6 +23,12 @@ def test_demo_shows_the_four_platforms_write_back_and_the_daemons_meta():
     # The daemon's meta of a delivered order, whatever keys starting with sync_daemon it has.
     meta = out.split("The daemon's meta in order ")[1]
     assert re.search(r"^  _?sync_daemon\w*: \S", meta, re.MULTILINE)
+    # Receipts: the platforms' ids in the order's meta, read back from the shop.
+    assert re.search(r"^  sync_daemon_gotrack: GoTrack #\d+ · \d{4}-\d\d-\d\d \d\d:\d\d UTC$", meta, re.MULTILINE)
+    assert re.search(r"^  sync_daemon_orderrepo: OrderRepo #\S+ · ", meta, re.MULTILINE)
+    # The refused order carries a private note saying why and what to do, read back from the shop.
+    assert ("order 1011: sync-daemon could not send this order to GoTrack: the order has no customer phone number"
+            in out) and "the order is sent again by itself" in out
     # The pass line counts orders as orders and deliveries as deliveries; the injected 503s were retried.
     assert re.search(r"pass 1: 12 orders read from the shop; deliveries: 26 queued, \d+ made, 2 to retry", out)
     for python_word in ("True", "False", "None"):

@@ -79,22 +79,24 @@ def transaction_id_of(order: Order, meta_key: str) -> str:
         raise UnmappableOrder(f"the ShopBack transaction_id in meta '{meta_key}' is a {type(raw).__name__}, not text")
     value = raw.strip()
     if not TRANSACTION_ID.fullmatch(value):
-        shown = value if len(value) <= 70 else value[:67] + "..."
         raise UnmappableOrder(
-            f"the ShopBack transaction_id {shown!r} in meta '{meta_key}' is not {TRANSACTION_ID_RULE} "
+            f"the ShopBack transaction_id {_shown(value)!r} in meta '{meta_key}' is not {TRANSACTION_ID_RULE} "
             "(ShopBack would answer 'Invalid Trans. ID'); check how the storefront stores the click id"
         )
     return value
 
+
+def _shown(value: str) -> str:
+    """A refused value as quoted in a rejection: whole up to 70 characters, else its start."""
+    return value if len(value) <= 70 else value[:67] + "..."
 
 
 def adv_sub_of(order: Order) -> str:
     """The order number as ``adv_sub``; UnmappableOrder when ShopBack's "alphanumeric" refuses it."""
     value = (order.number or str(order.id)).strip()
     if not ADV_SUB.fullmatch(value):
-        shown = value if len(value) <= 70 else value[:67] + "..."
         raise UnmappableOrder(
-            f"the order number {shown!r} cannot be ShopBack's adv_sub: it must be {ADV_SUB_RULE} "
+            f"the order number {_shown(value)!r} cannot be ShopBack's adv_sub: it must be {ADV_SUB_RULE} "
             "(ShopBack would answer 'Invalid adv_sub'); see docs/shopback.md"
         )
     return value
