@@ -10,7 +10,7 @@ from sync_daemon.core.errors import AuthError, ConfigurationError, PermanentErro
 from sync_daemon.core.redaction import register
 from sync_daemon.simulators.orders import make_order
 from sync_daemon.source.settings import WooCommerceSettings
-from sync_daemon.source.woocommerce import WooCommerceSource, format_gmt
+from sync_daemon.source.woocommerce import UNSTORABLE_ESCAPES, WooCommerceSource, format_gmt
 
 pytestmark = pytest.mark.both_storages  # posts storage and HPOS (tests/conftest.py)
 
@@ -159,3 +159,22 @@ def test_connection_refused_is_retryable_and_names_no_query(woocommerce):
     with pytest.raises(RetryableError) as caught:
         read_all(source)
     assert "oauth_signature" not in str(caught.value) and "cannot connect" in str(caught.value)
+
+
+def test_a_page_is_plain_only_without_an_escape_of_an_unstorable_text(woocommerce):
+    """The engine skips the order-by-order check only for a page whose answer holds no such escape."""
+    woocommerce.add_orders([make_order(1, created=BASE), make_order(2, created=BASE + timedelta(seconds=5))])
+    source = source_for(woocommerce, per_page=1)
+    plain = []
+    for _ in source.iter_pages(BASE - timedelta(days=1)):
+        plain.append(source.last_answer_plain)
+    assert plain and all(plain)
+    order = woocommerce.get_order(2)
+    woocommerce.edit_order(2, billing={**order["billing"], "first_name": "Ra\u0000him"})
+    seen = {}
+    for page in source.iter_pages(BASE - timedelta(days=1)):
+        for raw in page:
+            seen[raw["id"]] = source.last_answer_plain
+    assert seen == {1: True, 2: False}
+    # What a lone surrogate is sent as (the simulator cannot send one: it answers UTF-8).
+    assert UNSTORABLE_ESCAPES.search(b'{"customer_note": "a lone \\ud83d half"}')

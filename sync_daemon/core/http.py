@@ -120,6 +120,10 @@ def request(
     # verify is given explicitly: with trust_env (a proxy configured) requests would let
     # $REQUESTS_CA_BUNDLE replace an unset one, and so the session's verify = False or its own bundle.
     settings = {"proxies": {}, "stream": False, "verify": session.verify, "cert": session.cert}
+    if isinstance(session.verify, str) and prepared.url and prepared.url.startswith("http://"):
+        # No TLS, so no CA bundle: given a path, requests would look up on disk whether it is a folder
+        # (a system call, and a turn of the interpreter lock) for every request all the same.
+        settings["verify"] = True
     if session.trust_env:
         settings = session.merge_environment_settings(prepared.url, {}, None, session.verify, session.cert)
     if gate is not None:

@@ -31,11 +31,14 @@ class OrderMapper:
         # A tracking source names the id an order is tracked by, taken at ingest.
         self.status_sources = [source for source in status_sources if source.kind == "tracking"]
 
-    def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
-        """Parse a raw order once and map it for each destination; failures become rejections."""
+    def map_raw(self, raw: dict[str, Any], names: Sequence[str] | None = None, *, plain: bool = False) -> IngestItem:
+        """Parse a raw order once and map it for each destination; failures become rejections.
+
+        ``plain``: the answer the order came in is known to hold no unstorable text (not looked for again).
+        """
         names = list(names or self.destinations)
         # A text no ledger can store would fail the whole page's write: the order is refused instead.
-        problem = text_problem(raw)
+        problem = None if plain else text_problem(raw)
         if problem:
             return self.rejected(raw, f"unusable WooCommerce data: {problem}; correct it in WooCommerce", names)
         try:
@@ -57,10 +60,12 @@ class OrderMapper:
         modified = order_modified_key(raw)
         return IngestItem(order.id, order.number, modified, order.status, mapped, tracking_id=self._tracking_id(order))
 
-    def map_guarded(self, raw: dict[str, Any], names: Sequence[str] | None = None) -> IngestItem:
+    def map_guarded(
+        self, raw: dict[str, Any], names: Sequence[str] | None = None, *, plain: bool = False
+    ) -> IngestItem:
         """``map_raw``; a bug that one order's data trips becomes that order's rejection, not its page's failure."""
         try:
-            return self.map_raw(raw, names)
+            return self.map_raw(raw, names, plain=plain)
         except Exception as error:  # noqa: BLE001 - logged with the traceback; the order is refused, the page goes on
             log.exception("mapping an order failed; it is recorded as rejected", order_id=raw["id"])
             return self.rejected(raw, redact(f"internal error while mapping: {type(error).__name__}: {error}"), names)

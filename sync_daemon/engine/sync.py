@@ -202,7 +202,7 @@ class Engine:
             for page in self.source.iter_pages(cursor.start):
                 if self._pass_total is None:  # the first page's X-WP-Total counts the whole window
                     self._pass_total = self.source.listed_total
-                self._ingest_page(page, summary, dispatcher)
+                self._ingest_page(page, summary, dispatcher, plain=self.source.last_answer_plain)
                 self.on_progress()
                 self._report(summary)
                 cursor.committed(page)  # only now that the page is committed may the cursor pass it
@@ -238,14 +238,21 @@ class Engine:
         )
 
     def _ingest_page(
-        self, page: Sequence[Any], summary: PassSummary, dispatcher: Dispatcher, *, reread: bool = False
+        self,
+        page: Sequence[Any],
+        summary: PassSummary,
+        dispatcher: Dispatcher,
+        *,
+        reread: bool = False,
+        plain: bool = False,
     ) -> None:
         # reread: the orders were read on purpose (a webhook hint, the reconcile sweep), so an
         # unchanged date_modified proves nothing; the ledger compares the payload hashes instead.
+        # plain: the page's answer held no escape of an unstorable text (source.last_answer_plain).
         raws = _storable_orders(page, summary)
         summary.fetched += len(page)
         known = self.ledger.known_orders(raw["id"] for raw in raws)
-        items = _items_to_ingest(raws, known, self, summary, reread=reread)
+        items = _items_to_ingest(raws, known, self, summary, reread=reread, plain=plain)
         if items:
             # A known order that changed may still have a request out (edited mid-scan): its rows
             # are recorded again only once that request is back. New orders have none out.
@@ -390,6 +397,7 @@ def _items_to_ingest(
     summary: PassSummary,
     *,
     reread: bool,
+    plain: bool,
 ) -> list[Any]:
     """The orders of a page mapped for the ledger: new ones in a synced status, known ones that changed.
 
@@ -406,7 +414,7 @@ def _items_to_ingest(
                 # Never taken part and not in a status that is synced: a pending payment, say.
                 summary.other_status += 1
                 continue
-            items.append(engine.mapper.map_guarded(raw))
+            items.append(engine.mapper.map_guarded(raw, plain=plain))
             continue
         # A known order is followed whatever its status now: its cancellation or completion
         # is an update (and an event) for the platforms that have it.
@@ -416,9 +424,10 @@ def _items_to_ingest(
             if not missing:
                 summary.unchanged += 1
                 continue
-            items.append(engine.mapper.map_guarded(raw, missing))  # a platform enabled since it was recorded
+            # a platform enabled since it was recorded
+            items.append(engine.mapper.map_guarded(raw, missing, plain=plain))
             continue
-        items.append(engine.mapper.map_guarded(raw))
+        items.append(engine.mapper.map_guarded(raw, plain=plain))
     return items
 
 

@@ -33,6 +33,7 @@ answer has what the trimmed one lacked, the source reads whole orders from then 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from sync_daemon.source.settings import WooCommerceSettings
 
 PLATFORM = "WooCommerce"
+# In strict JSON (raw control characters are refused in strings) a NUL or a lone surrogate can only come
+# from one of these escapes; an answer without any holds none. A false alarm (an escaped backslash
+# before "u0000", a valid surrogate pair) only costs the order-by-order check.
+UNSTORABLE_ESCAPES = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
 log = structlog.get_logger("sync_daemon.source")
 
 # Every top-level order key the daemon reads: the order model (core.order ``Order.from_wc``, which
@@ -107,6 +112,9 @@ class WooCommerceSource:
         # X-WP-Total of the last list read: read after a pass's first page, it is the pass's total
         # (for the progress of a long first sync); None when the shop did not say.
         self.listed_total: int | None = None
+        # Whether the last order read's answer is plain: no escape that decodes to a text no ledger can
+        # store (core/storable.py). One search of the answer's bytes then spares checking each order.
+        self.last_answer_plain = False
         # The shop's clock as the answers to the daemon's writes show it (shop_clock.py): lets the
         # engine move a quiet shop's cursor past the orders those writes re-dated.
         self.shop_clock = ShopClock()
@@ -127,6 +135,7 @@ class WooCommerceSource:
         response, body = self._read_trimmed(endpoint, params)
         total = response.headers.get("X-WP-Total")
         self.listed_total = int(total) if total and total.isdigit() else None
+        self.last_answer_plain = not UNSTORABLE_ESCAPES.search(response.content)
         return response, body
 
     def _read_trimmed(self, endpoint: str, params: dict[str, Any]) -> tuple[requests.Response, Any]:
