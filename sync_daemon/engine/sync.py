@@ -238,12 +238,7 @@ class Engine:
         )
 
     def _ingest_page(
-        self,
-        page: Sequence[Any],
-        summary: PassSummary,
-        dispatcher: Dispatcher,
-        *,
-        reread: bool = False,
+        self, page: Sequence[Any], summary: PassSummary, dispatcher: Dispatcher, *, reread: bool = False,
         plain: bool = False,
     ) -> None:
         # reread: the orders were read on purpose (a webhook hint, the reconcile sweep), so an
@@ -424,8 +419,7 @@ def _items_to_ingest(
             if not missing:
                 summary.unchanged += 1
                 continue
-            # a platform enabled since it was recorded
-            items.append(engine.mapper.map_guarded(raw, missing, plain=plain))
+            items.append(engine.mapper.map_guarded(raw, missing, plain=plain))  # a platform enabled since
             continue
         items.append(engine.mapper.map_guarded(raw, plain=plain))
     return items
