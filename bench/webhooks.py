@@ -124,13 +124,18 @@ def _daemon(directory: Path, shop: WooCommerceSimulator, repo: OrderRepoSimulato
     return Daemon(config, directory / "daemon.log")
 
 
+def _listening_daemon(directory: Path, shop: WooCommerceSimulator, repo: OrderRepoSimulator, port: int) -> Daemon:
+    """The daemon with its listener on ``port`` and the webhook secret the benchmarks sign with."""
+    return _daemon(directory, shop, repo, **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
+                                             "server.woocommerce_secret": f'"{SECRET}"'})
+
+
 def delivered_latency(count: int = 30) -> dict[str, float]:
     """Orders created one by one with webhooks on; seconds until OrderRepo has each."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, WooCommerceSimulator() as shop, \
             OrderRepoSimulator(allowed_origins=("https://shop.example.com",)) as repo:
-        daemon = _daemon(Path(tmp), shop, repo, **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
-                                                   "server.woocommerce_secret": f'"{SECRET}"'})
+        daemon = _listening_daemon(Path(tmp), shop, repo, port)
         try:
             wait_until(lambda: _healthy(port), timeout=30)
             shop.webhooks.create(f"http://127.0.0.1:{port}/webhooks/woocommerce", "order.created", SECRET)
@@ -179,8 +184,7 @@ def reads_per_new_order(count: int = 20) -> dict[str, int]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, WooCommerceSimulator() as shop, \
             OrderRepoSimulator(allowed_origins=("https://shop.example.com",)) as repo:
-        daemon = _daemon(Path(tmp), shop, repo, **{"server.enabled": "true", "server.listen": f'"127.0.0.1:{port}"',
-                                                   "server.woocommerce_secret": f'"{SECRET}"'})
+        daemon = _listening_daemon(Path(tmp), shop, repo, port)
         try:  # well inside the 60 s poll interval: every read after the first poll is a hint's
             wait_until(lambda: _healthy(port), timeout=30)
             wait_until(lambda: _order_reads(shop) > 0, timeout=30)  # the first poll, at start

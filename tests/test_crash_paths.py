@@ -20,6 +20,7 @@ from sync_daemon.core.errors import ConfigurationError
 from sync_daemon.engine.sync import SOURCE_BACKOFF_CAP_SECONDS, source_backoff_delay
 from sync_daemon.ledger import SqliteLedger
 from sync_daemon.simulators.orders import make_order
+from tests.test_config import VALID
 
 CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
@@ -71,18 +72,8 @@ def test_a_thousand_failed_polls_in_a_row_still_deliver_what_is_due(woocommerce,
         ledger.close()
 
 
-VALID_CONFIG = """
-[woocommerce]
-url = "https://shop.example.com/"
-consumer_key = "ck_0123456789abcdef0123456789abcdef01234567"
-consumer_secret = "cs_0123456789abcdef0123456789abcdef01234567"
-
-[gotrack]
-enabled = true
-endpoint = "ENDPOINT"
-api_key = "fbc_123456789012"
-api_secret = "gotrack-secret-value"
-"""
+# test_config's valid configuration, with a placeholder for GoTrack's endpoint.
+VALID_CONFIG = VALID.replace('[gotrack]\n', '[gotrack]\nendpoint = "ENDPOINT"\n')
 
 
 @pytest.mark.parametrize("endpoint", ["https://api.example.com:99999/orders", "https://api.example.com:0/orders",
